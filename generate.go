@@ -1,0 +1,28 @@
+// Package pkb is a typed Go client for the Patients Know Best (PKB) REST and
+// FHIR APIs. The generated clients live in gen/, the token sources in authn/
+// and the per-client-type wrappers in wrappers/.
+//
+// This file is the generation chain, run by `go generate` (or `make
+// generate`) from the repository root. The order matters: the converter
+// writes the FHIR schema documents, the model packages are generated from
+// them, and the client packages import the models.
+package pkb
+
+// 1. HL7 FHIR JSON Schemas -> OpenAPI components documents.
+//go:generate go run ./internal/cmd/fhir2oas -in api/openapi/source/stu3/fhir.schema.json -out api/openapi/fhir-stu3.json -fhir 3.0.1
+//go:generate go run ./internal/cmd/fhir2oas -in api/openapi/source/r4/fhir.schema.json -out api/openapi/fhir-r4.json -fhir 4.0.1
+
+// 2. Shared FHIR models, one package per FHIR version.
+//go:generate go run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen -config api/openapi/config/fhir-stu3.yaml api/openapi/fhir-stu3.json
+//go:generate go run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen -config api/openapi/config/fhir-r4.yaml api/openapi/fhir-r4.json
+
+// 3. One client package per endpoint family.
+//go:generate go run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen -config api/openapi/config/facade.yaml api/openapi/facade.yaml
+//go:generate go run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen -config api/openapi/config/messaging.yaml api/openapi/messaging.yaml
+//go:generate go run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen -config api/openapi/config/customer-stu3.yaml api/openapi/customer-stu3.yaml
+//go:generate go run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen -config api/openapi/config/customer-r4.yaml api/openapi/customer-r4.yaml
+//go:generate go run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen -config api/openapi/config/aggregated.yaml api/openapi/aggregated.yaml
+//go:generate go run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen -config api/openapi/config/restapi.yaml api/openapi/restapi.yaml
+
+// 4. The access table the wrappers enforce, from each operation's x-pkb-access.
+//go:generate go run ./internal/cmd/accessgen -out gen/access/access.gen.go facade=api/openapi/facade.yaml messaging=api/openapi/messaging.yaml customer-stu3=api/openapi/customer-stu3.yaml customer-r4=api/openapi/customer-r4.yaml aggregated=api/openapi/aggregated.yaml restapi=api/openapi/restapi.yaml
