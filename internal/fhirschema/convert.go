@@ -57,11 +57,11 @@ var primitives = map[string]string{
 	"instant": kindString, "markdown": kindString, "oid": kindString,
 	"string": kindString, "time": kindString, "uri": kindString,
 	"url": kindString, "uuid": kindString, "xhtml": kindString,
-	"boolean":      kindBoolean,
-	"decimal":      kindDecimal,
-	"integer":      kindInteger,
-	"positiveInt":  kindInteger,
-	"unsignedInt":  kindInteger,
+	"boolean":     kindBoolean,
+	"decimal":     kindDecimal,
+	"integer":     kindInteger,
+	"positiveInt": kindInteger,
+	"unsignedInt": kindInteger,
 }
 
 type converter struct {

@@ -1,0 +1,288 @@
+package authn
+
+import (
+	"context"
+	"net/url"
+	"slices"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+)
+
+func checkURL(field, s string) error {
+	u, err := url.Parse(s)
+	if s == "" || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return &ConfigError{Field: field, Reason: "must be an absolute http(s) URL", Err: ErrInvalidConfig}
+	}
+	if u.User != nil {
+		return &ConfigError{Field: field, Reason: "must not contain credentials", Err: ErrInvalidConfig}
+	}
+	return nil
+}
+
+func checkRequired(field, v string) error {
+	if v == "" {
+		return &ConfigError{Field: field, Reason: "is required", Err: ErrInvalidConfig}
+	}
+	return nil
+}
+
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SystemConfig configures a System Client, which calls the Facade and
+// Messaging FHIR APIs for an organisation with no person logged in.
+type SystemConfig struct {
+	// ClientID and ClientSecret are issued by PKB.
+	ClientID string
+	// ClientSecret never appears in errors, even if the server echoes it.
+	ClientSecret string
+	// Environment supplies SystemTokenURL.
+	Environment Environment
+	Options
+}
+
+// SystemClient obtains System Client tokens by repeating the
+// client-credentials grant; PKB never issues these clients a refresh token.
+type SystemClient struct {
+	cache *Cache
+}
+
+// NewSystemClient validates cfg without I/O. Credentials are sent with HTTP
+// Basic as PKB documents, and no scope is sent because PKB documents scopes
+// as unsupported there (API.md §6.6).
+func NewSystemClient(cfg SystemConfig) (*SystemClient, error) {
+	if err := firstErr(
+		checkRequired("ClientID", cfg.ClientID),
+		checkRequired("ClientSecret", cfg.ClientSecret),
+		checkURL("Environment.SystemTokenURL", cfg.Environment.SystemTokenURL),
+	); err != nil {
+		return nil, err
+	}
+	ep := &endpoint{hc: cfg.tokenHTTPClient(), now: cfg.now(), reauth: "ask PKB to re-enable the system client"}
+	cc := &clientcredentials.Config{
+		ClientID:     cfg.ClientID,
+		ClientSecret: cfg.ClientSecret,
+		TokenURL:     cfg.Environment.SystemTokenURL,
+		AuthStyle:    oauth2.AuthStyleInHeader,
+	}
+	red := newRedactor(cfg.ClientSecret).withBasic(cfg.ClientID, cfg.ClientSecret)
+	c := &SystemClient{}
+	c.cache = NewCache(func(ctx context.Context) (*oauth2.Token, error) {
+		return ep.do(ctx, red, cc.Token)
+	}, cfg.Options)
+	return c, nil
+}
+
+// Token returns a cached or new access token.
+func (c *SystemClient) Token(ctx context.Context) (*oauth2.Token, error) { return c.cache.Token(ctx) }
+
+// Invalidate drops the cached token if it is still accessToken.
+func (c *SystemClient) Invalidate(accessToken string) bool { return c.cache.Invalidate(accessToken) }
+
+// Grant reports ClientSystem and no scopes: PKB's System Client scope field
+// is either "none" or an opaque "<org>-all" and carries no permission the
+// wrappers can check (API.md §6.6), so it is ignored.
+func (c *SystemClient) Grant() (ClientType, []string) { return ClientSystem, nil }
+
+// CustomerConfig configures a Customer System Client, which calls the
+// Customer and Aggregated FHIR APIs.
+type CustomerConfig struct {
+	// ClientID and ClientSecret are issued by PKB.
+	ClientID string
+	// ClientSecret never appears in errors, even if the server echoes it.
+	ClientSecret string
+	// Environment supplies CustomerTokenURL.
+	Environment Environment
+	// Scopes are sent only if set; PKB documents none.
+	Scopes []string
+	// AuthStyle is how the secret is sent. Zero means
+	// oauth2.AuthStyleInParams (form fields), which is what PKB's Keycloak
+	// example shows; oauth2.AuthStyleInHeader also works with Keycloak.
+	// Auto-detection is never used because it sends the secret twice.
+	AuthStyle oauth2.AuthStyle
+	Options
+}
+
+// CustomerClient obtains Customer System Client tokens by repeating the
+// client-credentials grant.
+type CustomerClient struct {
+	cache  *Cache
+	scopes []string
+}
+
+// NewCustomerClient validates cfg without I/O.
+func NewCustomerClient(cfg CustomerConfig) (*CustomerClient, error) {
+	if err := firstErr(
+		checkRequired("ClientID", cfg.ClientID),
+		checkRequired("ClientSecret", cfg.ClientSecret),
+		checkURL("Environment.CustomerTokenURL", cfg.Environment.CustomerTokenURL),
+	); err != nil {
+		return nil, err
+	}
+	style := cfg.AuthStyle
+	if style == oauth2.AuthStyleAutoDetect {
+		style = oauth2.AuthStyleInParams
+	}
+	ep := &endpoint{hc: cfg.tokenHTTPClient(), now: cfg.now(), reauth: "ask PKB to re-enable the customer client"}
+	cc := &clientcredentials.Config{
+		ClientID:     cfg.ClientID,
+		ClientSecret: cfg.ClientSecret,
+		TokenURL:     cfg.Environment.CustomerTokenURL,
+		Scopes:       slices.Clone(cfg.Scopes),
+		AuthStyle:    style,
+	}
+	red := newRedactor(cfg.ClientSecret).withBasic(cfg.ClientID, cfg.ClientSecret)
+	c := &CustomerClient{scopes: slices.Clone(cfg.Scopes)}
+	c.cache = NewCache(func(ctx context.Context) (*oauth2.Token, error) {
+		return ep.do(ctx, red, cc.Token)
+	}, cfg.Options)
+	return c, nil
+}
+
+// Token returns a cached or new access token.
+func (c *CustomerClient) Token(ctx context.Context) (*oauth2.Token, error) {
+	return c.cache.Token(ctx)
+}
+
+// Invalidate drops the cached token if it is still accessToken.
+func (c *CustomerClient) Invalidate(accessToken string) bool {
+	return c.cache.Invalidate(accessToken)
+}
+
+// Grant reports ClientCustomer with the granted scopes of the cached token,
+// or the configured scopes if none is cached.
+func (c *CustomerClient) Grant() (ClientType, []string) {
+	if s := GrantedScopes(c.cache.Cached()); s != nil {
+		return ClientCustomer, s
+	}
+	return ClientCustomer, slices.Clone(c.scopes)
+}
+
+// TetheredConfig configures a Tethered-Token System Client, which calls the
+// legacy REST API with the rights a Team Coordinator delegated to it.
+type TetheredConfig struct {
+	// ClientID and ClientSecret are the REST API client credentials.
+	ClientID string
+	// ClientSecret never appears in errors, even if the server echoes it.
+	ClientSecret string
+	// Environment supplies UserTokenURL (apiToken.action).
+	Environment Environment
+	// RefreshToken is the token the Team Coordinator handed over. It is
+	// used only if Store is empty, or once if the stored session turns out
+	// to be dead (the coordinator issued a new one). It may be empty if the
+	// store already holds a session.
+	RefreshToken string
+	// Store persists each rotated refresh token. Nil means an in-memory
+	// store, which loses the session (and needs a new token from the
+	// coordinator) whenever the process restarts.
+	Store TokenStore
+	// AuthStyle is how the secret is sent to apiToken.action. PKB does not
+	// document it (API.md §6.3); zero means oauth2.AuthStyleInHeader, which
+	// RFC 6749 requires servers to support. Auto-detection is never used
+	// because its retry would present the single-use refresh token twice.
+	AuthStyle oauth2.AuthStyle
+	Options
+}
+
+// TetheredClient redeems and rotates a tethered refresh token.
+type TetheredClient struct {
+	cache *Cache
+	rot   *rotator
+}
+
+// NewTetheredClient validates cfg without I/O; the refresh token is first
+// redeemed by the first Token call.
+//
+// ASSUMPTION (API.md §3.3): the request is grant_type=refresh_token with
+// scope=SITE at apiToken.action, and each response carries a new,
+// single-use refresh token.
+func NewTetheredClient(cfg TetheredConfig) (*TetheredClient, error) {
+	if err := firstErr(
+		checkRequired("ClientID", cfg.ClientID),
+		checkRequired("ClientSecret", cfg.ClientSecret),
+		checkURL("Environment.UserTokenURL", cfg.Environment.UserTokenURL),
+	); err != nil {
+		return nil, err
+	}
+	if cfg.RefreshToken == "" && cfg.Store == nil {
+		return nil, &ConfigError{Field: "RefreshToken", Reason: "is required when there is no Store", Err: ErrInvalidConfig}
+	}
+	style := cfg.AuthStyle
+	if style == oauth2.AuthStyleAutoDetect {
+		style = oauth2.AuthStyleInHeader
+	}
+	store := cfg.Store
+	if store == nil {
+		store = NewMemoryStore(nil)
+	}
+	ep := &endpoint{hc: cfg.tokenHTTPClient(), now: cfg.now(),
+		reauth: "the Team Coordinator must authorise again by issuing a new refresh token (Institution tab, REST API access)"}
+	rot := &rotator{
+		store:      store,
+		early:      cfg.early(),
+		now:        cfg.now(),
+		reauth:     ep.reauth,
+		secrets:    func() []string { return []string{cfg.ClientSecret, cfg.RefreshToken} },
+		fallbackRT: cfg.RefreshToken,
+	}
+	if cfg.RefreshToken != "" {
+		rot.current = &oauth2.Token{RefreshToken: cfg.RefreshToken}
+	}
+	rot.redeem = func(ctx context.Context, rt string) (*oauth2.Token, error) {
+		cc := &clientcredentials.Config{
+			ClientID:     cfg.ClientID,
+			ClientSecret: cfg.ClientSecret,
+			TokenURL:     cfg.Environment.UserTokenURL,
+			Scopes:       []string{ScopeSite},
+			// clientcredentials lets grant_type be overridden precisely for
+			// grants like this one, and unlike oauth2.Config's refresher it
+			// sends the scope.
+			EndpointParams: url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}},
+			AuthStyle:      style,
+		}
+		red := newRedactor(cfg.ClientSecret, rt, cfg.RefreshToken).withBasic(cfg.ClientID, cfg.ClientSecret)
+		return ep.do(ctx, red, cc.Token)
+	}
+	c := &TetheredClient{rot: rot}
+	c.cache = NewCache(rot.fetch, cfg.Options)
+	return c, nil
+}
+
+// Token returns a cached access token, or redeems the refresh token, saves
+// its successor and then returns the new access token.
+func (c *TetheredClient) Token(ctx context.Context) (*oauth2.Token, error) {
+	return c.cache.Token(ctx)
+}
+
+// Invalidate drops the cached token if it is still accessToken; the next
+// Token call redeems the refresh token.
+func (c *TetheredClient) Invalidate(accessToken string) bool {
+	c.rot.reject(accessToken)
+	return c.cache.Invalidate(accessToken)
+}
+
+// Grant reports ClientTethered with the granted scopes of the cached token,
+// or SITE if none is cached.
+func (c *TetheredClient) Grant() (ClientType, []string) {
+	if s := GrantedScopes(c.cache.Cached()); s != nil {
+		return ClientTethered, s
+	}
+	if s := GrantedScopes(c.rot.snapshot()); s != nil {
+		return ClientTethered, s
+	}
+	return ClientTethered, []string{ScopeSite}
+}
+
+var (
+	_ Source = (*SystemClient)(nil)
+	_ Source = (*CustomerClient)(nil)
+	_ Source = (*TetheredClient)(nil)
+	_ Source = (*UserClient)(nil)
+)

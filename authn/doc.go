@@ -1,0 +1,56 @@
+// Package authn obtains, caches and rotates OAuth 2.0 access tokens for the
+// four kinds of Patients Know Best (PKB) API client.
+//
+// PKB has four client types with different grants, token endpoints and
+// failure modes (API.md §3), and a token from one is not accepted where
+// another is expected. Each type therefore has its own constructor:
+//
+//   - [NewUserClient]: authorization code with PKCE, for a person who grants
+//     access (scopes PATIENT, CLINICIAN or TEAMCOORD). [LoginLoopback] runs
+//     the browser dance for command-line tools.
+//   - [NewSystemClient]: client credentials with HTTP Basic, for the Facade
+//     and Messaging FHIR endpoints.
+//   - [NewCustomerClient]: client credentials against PKB's Keycloak, for
+//     the Customer and Aggregated FHIR endpoints.
+//   - [NewTetheredClient]: redeems a refresh token that a Team Coordinator
+//     issued, with scope SITE, for the legacy REST API.
+//
+// All four return a [Source]: a context-aware [TokenSource] whose tokens are
+// cached with single-flight refresh ahead of expiry, plus Invalidate for the
+// "401 with a token we thought was valid" case and Grant, which says without
+// any I/O which client type and scopes are in play so that callers can refuse
+// an operation before a request leaves the process.
+//
+// # Refresh-token rotation
+//
+// PKB refresh tokens are single-use: redeeming one twice invalidates the whole
+// session (API_SESSION_INVALID). The user and tethered clients therefore
+// persist every new refresh token through a [TokenStore] before the access
+// token that came with it is handed out, re-read the store before every
+// redemption, and never redeem in two goroutines at once. The store is the
+// only thing that survives a restart, so use [FileStore] or your own
+// implementation in production; [MemoryStore] is for tests and short-lived
+// programs. A redemption that fails in transit (timeout, 5xx) keeps the old
+// refresh token, since retrying is the only way to recover if PKB never saw
+// the request; if PKB did process it, the retry ends with ErrReauthorize.
+// The package does not lock the store across processes: two
+// processes sharing one store can still race, so give each process its own
+// session or serialise them yourself.
+//
+// # Errors
+//
+// Failures from a token endpoint are returned as [*TokenError], which can be
+// tested with errors.Is against [ErrReauthorize], [ErrInvalidClient],
+// [ErrInvalidScope] and [ErrTokenEndpoint]. Error strings never contain access
+// tokens, refresh tokens, client secrets, authorization codes or PKCE
+// verifiers, even when the server echoes them back; in particular the body
+// that [golang.org/x/oauth2.RetrieveError] prints is never passed on.
+//
+// # Assumptions
+//
+// Several PKB details are undocumented (API.md §6): production token hosts,
+// the client authentication method at apiToken.action, and whether every
+// refresh response carries a new refresh token. Where this package has to
+// guess it says so in the doc comment, and every URL and the authentication
+// style can be overridden.
+package authn

@@ -1,0 +1,98 @@
+package authn
+
+import (
+	"fmt"
+	"regexp"
+)
+
+// Environment lists every URL a PKB client needs for one PKB deployment.
+//
+// The values are plain strings rather than a closed enum because PKB has
+// environments this package does not know (EU production, the N3 sandbox)
+// and because tests point them at local servers. Copy [Sandbox] or
+// [UKProduction] and override the fields you need.
+type Environment struct {
+	// Name is for humans and logs only.
+	Name string
+
+	// UserAuthorizeURL is where a User Client sends the browser
+	// (apiAuthorize.action).
+	UserAuthorizeURL string
+	// UserTokenURL is apiToken.action, used by User Clients and by
+	// Tethered-Token System Clients.
+	UserTokenURL string
+	// SystemTokenURL is the client-credentials endpoint for the Facade and
+	// Messaging FHIR APIs.
+	SystemTokenURL string
+	// CustomerTokenURL is the Keycloak client-credentials endpoint for the
+	// Customer and Aggregated FHIR APIs. Its tokens are not accepted by the
+	// Facade or Messaging APIs, and vice versa.
+	CustomerTokenURL string
+
+	// FacadeURL is the base of the Facade FHIR API.
+	FacadeURL string
+	// MessagingURL is the base of the Messaging FHIR API.
+	MessagingURL string
+	// RESTURL is the base of the JSON mount of the legacy Custom REST API.
+	RESTURL string
+	// AggregatedURL is the base of the Aggregated FHIR API.
+	AggregatedURL string
+	// CustomerHost is the domain under which each customer gets its own
+	// sub-domain for the Customer FHIR API; see [Environment.CustomerURL].
+	CustomerHost string
+}
+
+// Sandbox is PKB's public UK sandbox. All URLs are documented by PKB
+// (API.md §1.2), except that whether a path follows the Customer FHIR host is
+// not documented and none is assumed.
+var Sandbox = Environment{
+	Name:             "sandbox",
+	UserAuthorizeURL: "https://sandbox.patientsknowbest.com/apiAuthorize.action",
+	UserTokenURL:     "https://sandbox.patientsknowbest.com/apiToken.action",
+	SystemTokenURL:   "https://oauth2.sandbox.patientsknowbest.com/api/oauth/token",
+	CustomerTokenURL: "https://iam.sandbox.patientsknowbest.com/auth/realms/pkb/protocol/openid-connect/token",
+	FacadeURL:        "https://sandbox.patientsknowbest.com/fhir",
+	MessagingURL:     "https://sandbox.patientsknowbest.com/phr-fhir",
+	RESTURL:          "https://sandbox.patientsknowbest.com/json",
+	AggregatedURL:    "https://aggregated-fhir.sandbox.patientsknowbest.com/fhir",
+	CustomerHost:     "fhir-api.sandbox.patientsknowbest.com",
+}
+
+// UKProduction is PKB's UK production environment.
+//
+// ASSUMPTION: only the host my.patientsknowbest.com is documented. The token
+// hosts oauth2.patientsknowbest.com and iam.patientsknowbest.com, the
+// aggregated-fhir.patientsknowbest.com and fhir-api.patientsknowbest.com
+// hosts, and the paths on my.patientsknowbest.com are the sandbox pattern with
+// "sandbox." removed (API.md §6.1-2). Confirm them with PKB before going live
+// and override any that differ.
+var UKProduction = Environment{
+	Name:             "uk-production",
+	UserAuthorizeURL: "https://my.patientsknowbest.com/apiAuthorize.action",
+	UserTokenURL:     "https://my.patientsknowbest.com/apiToken.action",
+	SystemTokenURL:   "https://oauth2.patientsknowbest.com/api/oauth/token",
+	CustomerTokenURL: "https://iam.patientsknowbest.com/auth/realms/pkb/protocol/openid-connect/token",
+	FacadeURL:        "https://my.patientsknowbest.com/fhir",
+	MessagingURL:     "https://my.patientsknowbest.com/phr-fhir",
+	RESTURL:          "https://my.patientsknowbest.com/json",
+	AggregatedURL:    "https://aggregated-fhir.patientsknowbest.com/fhir",
+	CustomerHost:     "fhir-api.patientsknowbest.com",
+}
+
+// customerLabel is one DNS label. Anything looser would let a customer name
+// such as "evil.example/x#" move the bearer token to another host.
+var customerLabel = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// CustomerURL returns the base URL of the Customer FHIR API for the customer
+// PKB named, e.g. "acme" gives https://acme.fhir-api.sandbox.patientsknowbest.com
+// in the sandbox. The name must be a single lower-case DNS label, so that a
+// name taken from configuration cannot redirect tokens to another host.
+func (e Environment) CustomerURL(customer string) (string, error) {
+	if e.CustomerHost == "" {
+		return "", &ConfigError{Field: "Environment.CustomerHost", Reason: "is empty", Err: ErrInvalidConfig}
+	}
+	if !customerLabel.MatchString(customer) {
+		return "", &ConfigError{Field: "customer", Reason: fmt.Sprintf("%q is not a lower-case DNS label", customer), Err: ErrInvalidConfig}
+	}
+	return "https://" + customer + "." + e.CustomerHost, nil
+}

@@ -1,0 +1,215 @@
+package authn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// rotator owns the refresh token of a user or tethered session and redeems
+// it at most once.
+//
+// The Cache already allows one flight at a time, but a flight abandoned by
+// all its waiters is detached while it may still be redeeming, so fetchMu
+// serialises fetches for real: the second fetch then re-reads the store,
+// sees the rotated token and never presents the spent one.
+type rotator struct {
+	store  TokenStore
+	early  time.Duration
+	now    func() time.Time
+	reauth string
+	// redeem performs one refresh_token grant.
+	redeem func(ctx context.Context, refreshToken string) (*oauth2.Token, error)
+	// secrets returns the values to redact from store errors.
+	secrets func() []string
+
+	fetchMu sync.Mutex
+
+	mu       sync.Mutex
+	current  *oauth2.Token // last token saved or loaded; memory may be ahead of the store only when unsaved
+	unsaved  bool
+	rejected string // access token a caller reported as refused (401)
+	deadRT   string // refresh token the server said is dead
+	deadErr  error
+	// fallbackRT is a configured refresh token that is tried once if the
+	// store's chain turns out to be dead (a coordinator issued a new one).
+	fallbackRT string
+}
+
+func (r *rotator) snapshot() *oauth2.Token {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return cloneToken(r.current)
+}
+
+// reject records that accessToken was refused, so that the copy in the
+// store is not handed out again.
+func (r *rotator) reject(accessToken string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.current != nil && r.current.AccessToken == accessToken {
+		r.rejected = accessToken
+	}
+}
+
+// usable reports whether tok's access token can be handed out without a
+// redemption. A stored token's lifetime is unknown, so the full early window
+// applies.
+func (r *rotator) usable(tok *oauth2.Token) bool {
+	r.mu.Lock()
+	rejected := r.rejected
+	r.mu.Unlock()
+	if tok == nil || tok.AccessToken == "" || tok.AccessToken == rejected {
+		return false
+	}
+	if tok.Expiry.IsZero() {
+		return true
+	}
+	return r.now().Add(r.early).Before(tok.Expiry)
+}
+
+// install records tok as the session and saves it. The store is written
+// before anyone sees the access token; if that fails the token stays in
+// memory, marked unsaved, and Save is retried on the next fetch.
+func (r *rotator) install(ctx context.Context, tok *oauth2.Token) (*oauth2.Token, error) {
+	r.mu.Lock()
+	r.current = cloneToken(tok)
+	r.rejected = ""
+	r.unsaved = true
+	r.mu.Unlock()
+	return r.flush(ctx)
+}
+
+func (r *rotator) flush(ctx context.Context) (*oauth2.Token, error) {
+	tok := r.snapshot()
+	// A cancelled caller must not stop the only copy of a fresh refresh
+	// token from reaching disk.
+	if err := r.store.Save(context.WithoutCancel(ctx), cloneToken(tok)); err != nil {
+		return nil, newPersistError(err, newRedactor(append(r.secrets(), tok.AccessToken, tok.RefreshToken)...))
+	}
+	r.mu.Lock()
+	r.unsaved = false
+	r.mu.Unlock()
+	return tok, nil
+}
+
+// adopt installs a token obtained by an authorization-code exchange.
+func (r *rotator) adopt(ctx context.Context, tok *oauth2.Token) (*oauth2.Token, error) {
+	r.fetchMu.Lock()
+	defer r.fetchMu.Unlock()
+	return r.install(ctx, tok)
+}
+
+func (r *rotator) fetch(ctx context.Context) (*oauth2.Token, error) {
+	r.fetchMu.Lock()
+	defer r.fetchMu.Unlock()
+
+	r.mu.Lock()
+	unsaved := r.unsaved
+	r.mu.Unlock()
+	if unsaved {
+		tok, err := r.flush(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if r.usable(tok) {
+			return tok, nil
+		}
+	} else if err := r.reload(ctx); err != nil {
+		return nil, err
+	}
+
+	cur := r.snapshot()
+	if r.usable(cur) {
+		// Another process (or an earlier, abandoned flight) already
+		// refreshed; reuse its token rather than spending the refresh token.
+		return cur, nil
+	}
+	if cur == nil || cur.RefreshToken == "" {
+		return nil, errNoSession(r.reauth)
+	}
+	tok, err := r.redeemOnce(ctx, cur.RefreshToken)
+	if err != nil && errors.Is(err, ErrReauthorize) {
+		if fb := r.takeFallback(cur.RefreshToken); fb != "" {
+			tok, err = r.redeemOnce(ctx, fb)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return r.install(ctx, tok)
+}
+
+// reload adopts whatever the store holds. The store wins over memory because
+// every token this process obtained was saved before use, so a different
+// stored token can only be newer (from another process or a new login).
+func (r *rotator) reload(ctx context.Context) error {
+	stored, err := r.store.Load(ctx)
+	if err != nil {
+		secrets := r.secrets()
+		if cur := r.snapshot(); cur != nil {
+			secrets = append(secrets, cur.AccessToken, cur.RefreshToken)
+		}
+		return fmt.Errorf("authn: load token store: %w", &redactedError{msg: newRedactor(secrets...).clean(err.Error()), err: err})
+	}
+	if stored == nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.current == nil || stored.RefreshToken != r.current.RefreshToken || stored.AccessToken != r.current.AccessToken {
+		r.current = stored
+	}
+	return nil
+}
+
+// takeFallback hands out the configured refresh token at most once, and
+// only if it is not the one that just failed.
+func (r *rotator) takeFallback(failed string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	fb := r.fallbackRT
+	r.fallbackRT = ""
+	if fb == failed {
+		return ""
+	}
+	return fb
+}
+
+// redeemOnce presents rt unless it is already known to be dead.
+//
+// The request runs without the caller's cancellation (but with the HTTP
+// client's timeout): once PKB has accepted a refresh token the only copy of
+// its successor is in the response, and abandoning the response would end
+// the session.
+func (r *rotator) redeemOnce(ctx context.Context, rt string) (*oauth2.Token, error) {
+	r.mu.Lock()
+	if r.deadRT == rt {
+		err := r.deadErr
+		r.mu.Unlock()
+		return nil, err
+	}
+	r.mu.Unlock()
+
+	tok, err := r.redeem(context.WithoutCancel(ctx), rt)
+	if err != nil {
+		if errors.Is(err, ErrReauthorize) {
+			r.mu.Lock()
+			r.deadRT, r.deadErr = rt, err
+			r.mu.Unlock()
+		}
+		return nil, err
+	}
+	// x/oauth2 copies the old refresh token into the result when the
+	// response has none. PKB omits it when the session ends before the new
+	// access token does; the old one is spent, so forget it and let the
+	// session end cleanly with ErrReauthorize instead of API_SESSION_INVALID.
+	if fresh, _ := tok.Extra("refresh_token").(string); fresh == "" {
+		tok.RefreshToken = ""
+	}
+	return tok, nil
+}

@@ -1,0 +1,193 @@
+package authn
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// TokenStore persists the token (above all the refresh token) of a user or
+// tethered client. PKB refresh tokens are single-use, so the store is the
+// only copy of the session that survives a restart: Save must not return
+// until the token is durable.
+//
+// Load returns (nil, nil) when nothing has been saved. Implementations must
+// be safe for concurrent use and must keep the granted scope
+// ([GrantedScopes]); the other extra fields of the token response may be
+// dropped.
+type TokenStore interface {
+	Load(ctx context.Context) (*oauth2.Token, error)
+	Save(ctx context.Context, tok *oauth2.Token) error
+}
+
+// MemoryStore is a TokenStore that keeps the token in memory. A session held
+// only here is lost when the process exits.
+type MemoryStore struct {
+	mu  sync.Mutex
+	tok *oauth2.Token
+}
+
+// NewMemoryStore returns a MemoryStore holding tok, which may be nil.
+func NewMemoryStore(tok *oauth2.Token) *MemoryStore {
+	return &MemoryStore{tok: cloneToken(tok)}
+}
+
+// Load returns a copy of the stored token.
+func (m *MemoryStore) Load(ctx context.Context) (*oauth2.Token, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return cloneToken(m.tok), nil
+}
+
+// Save stores a copy of tok.
+func (m *MemoryStore) Save(ctx context.Context, tok *oauth2.Token) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.tok = cloneToken(tok)
+	return nil
+}
+
+// FileStore is a TokenStore backed by one JSON file, readable only by its
+// owner (0600, in a directory created 0700).
+//
+// Save writes a temporary file in the same directory, fsyncs it, renames it
+// over the old file and fsyncs the directory, so a crash at any point leaves
+// either the old or the new token, never a torn file and never neither: with
+// single-use refresh tokens a half-written file would end the session.
+// FileStore locks against other goroutines, not other processes.
+type FileStore struct {
+	path string
+	mu   sync.Mutex
+
+	// beforeRename, if set, runs after the temporary file is durable and
+	// before it replaces the old one; tests use it to simulate a crash.
+	beforeRename func(tmp string) error
+}
+
+// NewFileStore returns a FileStore at path. Nothing is touched until the
+// first Load or Save.
+func NewFileStore(path string) *FileStore {
+	return &FileStore{path: path}
+}
+
+// Path returns the file the store uses.
+func (f *FileStore) Path() string { return f.path }
+
+// fileToken is the on-disk form. It exists because oauth2.Token does not
+// serialise the granted scope, which Grant needs after a restart.
+type fileToken struct {
+	Version      int       `json:"version"`
+	AccessToken  string    `json:"access_token,omitempty"`
+	TokenType    string    `json:"token_type,omitempty"`
+	RefreshToken string    `json:"refresh_token,omitempty"`
+	Expiry       time.Time `json:"expiry,omitzero"`
+	Scope        string    `json:"scope,omitempty"`
+}
+
+// Load reads the token; a missing file is (nil, nil).
+func (f *FileStore) Load(ctx context.Context) (*oauth2.Token, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	b, err := os.ReadFile(f.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("authn: read token file: %w", err)
+	}
+	var ft fileToken
+	if err := json.Unmarshal(b, &ft); err != nil {
+		// Deliberately not %w: a JSON syntax error can quote file content.
+		return nil, fmt.Errorf("authn: token file %s is not valid JSON", f.path)
+	}
+	if ft.Version != 1 {
+		return nil, fmt.Errorf("authn: token file %s has unsupported version %d", f.path, ft.Version)
+	}
+	tok := &oauth2.Token{
+		AccessToken:  ft.AccessToken,
+		TokenType:    ft.TokenType,
+		RefreshToken: ft.RefreshToken,
+		Expiry:       ft.Expiry,
+	}
+	if ft.Scope != "" {
+		tok = tok.WithExtra(map[string]any{"scope": ft.Scope})
+	}
+	return tok, nil
+}
+
+// Save atomically replaces the file with tok.
+func (f *FileStore) Save(ctx context.Context, tok *oauth2.Token) error {
+	if tok == nil {
+		return errors.New("authn: cannot save a nil token")
+	}
+	ft := fileToken{
+		Version:      1,
+		AccessToken:  tok.AccessToken,
+		TokenType:    tok.TokenType,
+		RefreshToken: tok.RefreshToken,
+		Expiry:       tok.Expiry,
+		Scope:        strings.Join(GrantedScopes(tok), " "),
+	}
+	b, err := json.MarshalIndent(ft, "", "  ")
+	if err != nil {
+		return fmt.Errorf("authn: encode token: %w", err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.writeAtomic(append(b, '\n'))
+}
+
+func (f *FileStore) writeAtomic(b []byte) (err error) {
+	dir := filepath.Dir(f.path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("authn: create token directory: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(f.path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("authn: create temporary token file: %w", err)
+	}
+	tmpName := tmp.Name()
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmpName)
+		}
+	}()
+	// CreateTemp already uses 0600; Chmod makes it explicit and survives
+	// any future change there.
+	if err := tmp.Chmod(0o600); err != nil {
+		return fmt.Errorf("authn: chmod temporary token file: %w", err)
+	}
+	if _, err := tmp.Write(b); err != nil {
+		return fmt.Errorf("authn: write temporary token file: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("authn: sync temporary token file: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("authn: close temporary token file: %w", err)
+	}
+	if f.beforeRename != nil {
+		if err := f.beforeRename(tmpName); err != nil {
+			return err
+		}
+	}
+	if err := os.Rename(tmpName, f.path); err != nil {
+		return fmt.Errorf("authn: replace token file: %w", err)
+	}
+	// The rename is only durable once the directory entry is.
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}

@@ -1,0 +1,153 @@
+package authn
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// TokenSource supplies access tokens. Unlike [oauth2.TokenSource] it takes a
+// context, so that a token fetch triggered by an API call is cancelled and
+// traced with that call (golang/oauth2#262).
+type TokenSource interface {
+	Token(ctx context.Context) (*oauth2.Token, error)
+}
+
+// TokenSourceFunc adapts a function to [TokenSource].
+type TokenSourceFunc func(ctx context.Context) (*oauth2.Token, error)
+
+// Token calls f.
+func (f TokenSourceFunc) Token(ctx context.Context) (*oauth2.Token, error) { return f(ctx) }
+
+// ClientType names one of PKB's four OAuth client types. Which APIs accept a
+// token depends on it, so the API wrappers check it before sending anything.
+type ClientType string
+
+// The PKB client types (API.md §3.1).
+const (
+	ClientUser     ClientType = "user"
+	ClientSystem   ClientType = "system"
+	ClientCustomer ClientType = "customer"
+	ClientTethered ClientType = "tethered"
+)
+
+// PKB scope values. User Clients request one of the first three; Tethered
+// clients always use SITE, which covers CLINICIAN and TEAMCOORD operations.
+const (
+	ScopePatient   = "PATIENT"
+	ScopeClinician = "CLINICIAN"
+	ScopeTeamCoord = "TEAMCOORD"
+	ScopeSite      = "SITE"
+)
+
+// Source is what every constructor in this package returns and what the API
+// wrappers consume.
+type Source interface {
+	TokenSource
+	// Invalidate drops the cached token if it is still accessToken, so that
+	// the next Token call fetches a new one. Callers do this after a 401;
+	// because only the token that failed is dropped, a burst of 401s for the
+	// same token causes one refresh, not one per request. It reports whether
+	// anything was dropped.
+	Invalidate(accessToken string) bool
+	// Grant reports the client type and the scopes the client currently
+	// holds: the granted scopes of the cached token if there is one,
+	// otherwise the configured ones. It never performs I/O, so it can gate
+	// requests before a token is fetched.
+	Grant() (ClientType, []string)
+}
+
+// FromOAuth2 adapts an x/oauth2 token source. The context cannot reach
+// ts, so it is only checked before the call; prefer this package's clients,
+// which pass it through.
+func FromOAuth2(ts oauth2.TokenSource) TokenSource {
+	return TokenSourceFunc(func(ctx context.Context) (*oauth2.Token, error) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		return ts.Token()
+	})
+}
+
+// ToOAuth2 adapts ts for APIs that want an [oauth2.TokenSource], such as
+// [oauth2.NewClient]. Every fetch uses ctx, so pass a long-lived context
+// (not a request's): once ctx is cancelled the adapter stops working.
+func ToOAuth2(ctx context.Context, ts TokenSource) oauth2.TokenSource {
+	return oauth2Adapter{ctx: ctx, ts: ts}
+}
+
+type oauth2Adapter struct {
+	ctx context.Context
+	ts  TokenSource
+}
+
+func (a oauth2Adapter) Token() (*oauth2.Token, error) { return a.ts.Token(a.ctx) }
+
+// GrantedScopes returns the scopes the token endpoint granted, from the
+// space-separated "scope" member of the token response. The server may grant
+// less than was requested (RFC 6749 §3.3), so this, not the request, is what
+// the token can do. It returns nil if the response had no scope.
+func GrantedScopes(tok *oauth2.Token) []string {
+	if tok == nil {
+		return nil
+	}
+	s, _ := tok.Extra("scope").(string)
+	if f := strings.Fields(s); len(f) > 0 {
+		return f
+	}
+	return nil
+}
+
+// expiresIn reads expires_in from the raw response, accepting the number
+// and string forms servers use.
+func expiresIn(tok *oauth2.Token) (time.Duration, bool) {
+	var secs float64
+	switch v := tok.Extra("expires_in").(type) {
+	case float64:
+		secs = v
+	case json.Number:
+		f, err := v.Float64()
+		if err != nil {
+			return 0, false
+		}
+		secs = f
+	case string:
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return 0, false
+		}
+		secs = f
+	default:
+		if tok.ExpiresIn == 0 {
+			return 0, false
+		}
+		secs = float64(tok.ExpiresIn)
+	}
+	if secs <= 0 {
+		return 0, false
+	}
+	return time.Duration(secs * float64(time.Second)), true
+}
+
+// stampExpiry recomputes Expiry from expires_in against the injected clock,
+// measured from when the request started so that network latency makes the
+// token look shorter-lived, never longer.
+func stampExpiry(tok *oauth2.Token, start time.Time) *oauth2.Token {
+	if d, ok := expiresIn(tok); ok {
+		tok.Expiry = start.Add(d)
+		tok.ExpiresIn = int64(d / time.Second)
+	}
+	return tok
+}
+
+func cloneToken(t *oauth2.Token) *oauth2.Token {
+	if t == nil {
+		return nil
+	}
+	c := *t
+	return &c
+}

@@ -1,0 +1,144 @@
+package authn
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// DefaultTokenTimeout bounds each token request when Options.HTTPClient is
+// nil. Token requests get their own client because a hung token endpoint
+// must not hold every API call hostage for as long as the API client's
+// (often much longer, or zero) timeout.
+const DefaultTokenTimeout = 30 * time.Second
+
+// DefaultEarlyExpiry is how long before expiry a cached token is replaced.
+// x/oauth2 uses 10 s, which is too little for clock skew plus a slow
+// request; PKB's shortest tokens live 300 s, so 60 s costs little.
+const DefaultEarlyExpiry = 60 * time.Second
+
+// Options are the settings every client type shares.
+type Options struct {
+	// HTTPClient sends token requests. Nil means a client with
+	// DefaultTokenTimeout. A client with Timeout 0 is used as given, so
+	// bound it yourself.
+	HTTPClient *http.Client
+	// EarlyExpiry is how long before expiry a token is refreshed; zero means
+	// DefaultEarlyExpiry. Tokens living less than twice this long are
+	// refreshed at half their lifetime instead.
+	EarlyExpiry time.Duration
+	// Now replaces time.Now, for tests. All expiry arithmetic uses it.
+	Now func() time.Time
+}
+
+func (o Options) now() func() time.Time {
+	if o.Now != nil {
+		return o.Now
+	}
+	return time.Now
+}
+
+func (o Options) early() time.Duration {
+	if o.EarlyExpiry > 0 {
+		return o.EarlyExpiry
+	}
+	return DefaultEarlyExpiry
+}
+
+// tokenHTTPClient returns a copy of base whose transport records the status,
+// content type and the start of the body of token responses, so that errors
+// x/oauth2 reports without them can still be explained.
+func (o Options) tokenHTTPClient() *http.Client {
+	var hc http.Client
+	if o.HTTPClient != nil {
+		hc = *o.HTTPClient
+	} else {
+		hc.Timeout = DefaultTokenTimeout
+	}
+	base := hc.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	hc.Transport = &captureTransport{base: base}
+	return &hc
+}
+
+type captureKey struct{}
+
+// capture is filled in by captureTransport for one token request.
+type capture struct {
+	mu     sync.Mutex
+	status int
+	ct     string
+	body   []byte
+}
+
+const captureLimit = 4 << 10
+
+func (c *capture) get() (status int, ct string, body []byte, ok bool) {
+	if c == nil {
+		return 0, "", nil, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.status, c.ct, append([]byte(nil), c.body...), c.status != 0
+}
+
+type captureTransport struct {
+	base http.RoundTripper
+}
+
+func (t *captureTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(req)
+	if err != nil || resp == nil {
+		return resp, err
+	}
+	if cp, ok := req.Context().Value(captureKey{}).(*capture); ok {
+		cp.mu.Lock()
+		cp.status, cp.ct, cp.body = resp.StatusCode, resp.Header.Get("Content-Type"), nil
+		cp.mu.Unlock()
+		resp.Body = &teeBody{ReadCloser: resp.Body, cp: cp}
+	}
+	return resp, nil
+}
+
+type teeBody struct {
+	io.ReadCloser
+	cp *capture
+}
+
+func (b *teeBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if n > 0 {
+		b.cp.mu.Lock()
+		if room := captureLimit - len(b.cp.body); room > 0 {
+			b.cp.body = append(b.cp.body, p[:min(n, room)]...)
+		}
+		b.cp.mu.Unlock()
+	}
+	return n, err
+}
+
+// endpoint performs token requests through x/oauth2 with the dedicated
+// client and turns failures into secret-free errors.
+type endpoint struct {
+	hc     *http.Client
+	now    func() time.Time
+	reauth string
+}
+
+func (e *endpoint) do(ctx context.Context, red *redactor, f func(ctx context.Context) (*oauth2.Token, error)) (*oauth2.Token, error) {
+	cp := &capture{}
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, e.hc)
+	ctx = context.WithValue(ctx, captureKey{}, cp)
+	start := e.now()
+	tok, err := f(ctx)
+	if err != nil {
+		return nil, mapError(err, cp, red, e.reauth)
+	}
+	return stampExpiry(tok, start), nil
+}

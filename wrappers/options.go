@@ -1,0 +1,71 @@
+package wrappers
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/pkbgo/pkb/authn"
+)
+
+// DefaultTimeout bounds a whole request, body included, when the caller
+// supplies no *http.Client. Callers should still pass contexts with deadlines.
+const DefaultTimeout = 60 * time.Second
+
+// userAgent identifies this library to PKB.
+const userAgent = "pkb-go"
+
+// Option configures a client.
+type Option func(*config)
+
+type config struct {
+	env        authn.Environment
+	hc         *http.Client
+	middleware []func(http.RoundTripper) http.RoundTripper
+}
+
+func newConfig(opts []Option) config {
+	c := config{env: authn.Sandbox}
+	for _, o := range opts {
+		o(&c)
+	}
+	return c
+}
+
+// WithEnvironment selects PKB's URLs (default [authn.Sandbox]); copy
+// [authn.UKProduction] or [authn.Sandbox] and override fields to point
+// elsewhere, e.g. at the offline simulator.
+func WithEnvironment(env authn.Environment) Option {
+	return func(c *config) { c.env = env }
+}
+
+// WithHTTPClient sets the *http.Client used for API calls. It is copied,
+// never modified: the copy refuses redirects to other hosts.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(c *config) { c.hc = hc }
+}
+
+// WithMiddleware wraps the HTTP transport, e.g. for tracing or metrics.
+// Middleware runs after the access checks and sees the request with its
+// credentials, so it must not log headers. The first one given is outermost.
+func WithMiddleware(mw func(http.RoundTripper) http.RoundTripper) Option {
+	return func(c *config) { c.middleware = append(c.middleware, mw) }
+}
+
+// httpClient builds the client all families share.
+func (c config) httpClient() *http.Client {
+	hc := &http.Client{Timeout: DefaultTimeout}
+	if c.hc != nil {
+		copied := *c.hc
+		hc = &copied
+	}
+	rt := hc.Transport
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	for i := len(c.middleware) - 1; i >= 0; i-- {
+		rt = c.middleware[i](rt)
+	}
+	hc.Transport = rt
+	hc.CheckRedirect = sameOrigin
+	return hc
+}

@@ -1,0 +1,219 @@
+package wrappers
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"golang.org/x/oauth2"
+
+	"github.com/pkbgo/pkb/authn"
+	"github.com/pkbgo/pkb/gen/access"
+)
+
+const (
+	mediaFHIR = "application/fhir+json"
+	mediaJSON = "application/json"
+	// drainLimit bounds how much of a 401 body is read so the connection can
+	// be reused for the replay; anything longer is simply closed.
+	drainLimit = 64 << 10
+)
+
+// endpoint is one family's base URL and the rules that go with it.
+type endpoint struct {
+	family access.Family
+	base   *url.URL
+	router *router
+	accept string
+}
+
+// pipeline is shared by every family of one client: one token source and one
+// *http.Client, so tokens and connections are reused across families.
+type pipeline struct {
+	src       authn.Source
+	hc        *http.Client
+	orgID     string // X-Org-Public-Id, System Client only
+	userAgent string
+}
+
+// doer is the generated clients' HttpRequestDoer: the single choke point
+// every request of one family passes.
+type doer struct {
+	p  *pipeline
+	ep endpoint
+}
+
+// Do checks the request against the family's access table and base URL,
+// then sends it with credentials. A refused request performs no I/O at all.
+func (d *doer) Do(req *http.Request) (*http.Response, error) {
+	op, err := d.resolve(req)
+	if err != nil {
+		return nil, err
+	}
+	public := slices.Contains(op.Grants, "public")
+	if !public {
+		if err := d.permit(op); err != nil {
+			return nil, err
+		}
+	}
+	resp, tok, err := d.send(req, op, public)
+	if err != nil || resp.StatusCode != http.StatusUnauthorized || tok == nil {
+		return resp, err
+	}
+	// The token was rejected: drop it (only if still cached, so a burst of
+	// 401s refreshes once) and replay once, if the body can be sent again.
+	d.p.src.Invalidate(tok.AccessToken)
+	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
+		return resp, nil
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, drainLimit))
+	resp.Body.Close()
+	replay := req.Clone(req.Context())
+	if req.GetBody != nil {
+		body, err := req.GetBody()
+		if err != nil {
+			return nil, d.fail(op, req, err)
+		}
+		replay.Body = body
+	}
+	resp, _, err = d.send(replay, op, public)
+	return resp, err
+}
+
+// resolve maps the request to an operation of this family, refusing URLs
+// outside the configured base URL.
+func (d *doer) resolve(req *http.Request) (access.Operation, error) {
+	u := req.URL
+	base := d.ep.base
+	route := "(unresolved)"
+	if u.User != nil || !strings.EqualFold(u.Scheme, base.Scheme) || !strings.EqualFold(u.Host, base.Host) {
+		return access.Operation{}, &RequestError{Method: req.Method, Route: route,
+			Err: fmt.Errorf("%w: %s://%s is not the configured %s base URL", ErrUnsafeURL, u.Scheme, u.Hostname(), d.ep.family)}
+	}
+	basePath := strings.TrimSuffix(base.EscapedPath(), "/")
+	rel, ok := strings.CutPrefix(u.EscapedPath(), basePath)
+	if !ok || (rel != "" && !strings.HasPrefix(rel, "/")) {
+		return access.Operation{}, &RequestError{Method: req.Method, Route: route,
+			Err: fmt.Errorf("%w: path is outside the configured %s base path %s", ErrUnsafeURL, d.ep.family, basePath)}
+	}
+	op, ok := d.ep.router.match(req.Method, rel)
+	if !ok {
+		return access.Operation{}, &RequestError{Method: req.Method, Route: route,
+			Err: fmt.Errorf("%w in the %s API", ErrUnknownOperation, d.ep.family)}
+	}
+	return op, nil
+}
+
+// permit checks the caller's grant without any I/O: the token source
+// reports the granted scopes of its cached token, or the configured ones.
+func (d *doer) permit(op access.Operation) error {
+	ct, scopes := d.p.src.Grant()
+	if permitted(op.Grants, ct, scopes) {
+		return nil
+	}
+	return &NotPermittedError{Family: string(op.Family), Operation: op.ID, ClientType: ct,
+		Required: slices.Clone(op.Grants), Granted: slices.Clone(scopes)}
+}
+
+func (d *doer) send(req *http.Request, op access.Operation, public bool) (*http.Response, *oauth2.Token, error) {
+	var tok *oauth2.Token
+	if !public {
+		var err error
+		tok, err = d.p.src.Token(req.Context())
+		if err != nil {
+			return nil, nil, d.fail(op, req, err)
+		}
+		// Now the granted scope is known, which may be narrower than the one
+		// requested: check again before the API sees the token.
+		if err := d.permit(op); err != nil {
+			return nil, nil, err
+		}
+		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		if ct, _ := d.p.src.Grant(); ct == authn.ClientSystem && d.p.orgID != "" {
+			req.Header.Set("X-Org-Public-Id", d.p.orgID)
+		}
+	}
+	req.Header.Set("Accept", d.ep.accept)
+	if d.p.userAgent != "" {
+		req.Header.Set("User-Agent", d.p.userAgent)
+	}
+	resp, err := d.p.hc.Do(req)
+	if err != nil {
+		return nil, tok, d.fail(op, req, err)
+	}
+	return resp, tok, nil
+}
+
+// fail wraps err so that it names the route template, not the URL: a
+// *url.Error from net/http would print the query, which carries identifiers.
+func (d *doer) fail(op access.Operation, req *http.Request, err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return &RequestError{Method: req.Method, Route: op.Path, Err: err}
+}
+
+// permitted reports whether a client of type ct holding scopes matches any
+// of the operation's grants.
+func permitted(grants []string, ct authn.ClientType, scopes []string) bool {
+	for _, g := range grants {
+		kind, scope, scoped := strings.Cut(g, ":")
+		switch {
+		case g == "public":
+			return true
+		case authn.ClientType(kind) != ct:
+		case !scoped || slices.Contains(scopes, scope):
+			return true
+		}
+	}
+	return false
+}
+
+// checkBaseURL accepts https, or plain http only to a loopback host, with no
+// credentials, query or fragment.
+func checkBaseURL(family access.Family, raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("pkb: %s base URL: %w", family, err)
+	}
+	switch {
+	case u.Host == "":
+		return nil, fmt.Errorf("pkb: %s base URL %q has no host", family, raw)
+	case u.User != nil || u.RawQuery != "" || u.Fragment != "":
+		return nil, fmt.Errorf("%w: %s base URL must not carry credentials, a query or a fragment", ErrUnsafeURL, family)
+	case u.Scheme == "https":
+	case u.Scheme == "http" && isLoopback(u.Hostname()):
+	default:
+		return nil, fmt.Errorf("%w: %s base URL must use https (plain http only to loopback), got %s://%s", ErrUnsafeURL, family, u.Scheme, u.Hostname())
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	u.RawPath = ""
+	return u, nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// sameOrigin refuses any redirect that would carry the token to another
+// scheme or host; net/http would still forward it to a subdomain.
+func sameOrigin(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("pkb: stopped after 10 redirects")
+	}
+	first := via[0].URL
+	if !strings.EqualFold(req.URL.Scheme, first.Scheme) || !strings.EqualFold(req.URL.Host, first.Host) {
+		return fmt.Errorf("%w: redirect to %s://%s refused", ErrUnsafeURL, req.URL.Scheme, req.URL.Hostname())
+	}
+	return nil
+}
