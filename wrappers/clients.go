@@ -35,7 +35,7 @@ func NewSystemClient(src authn.Source, orgPublicID string, opts ...Option) (*Sys
 		return nil, errors.New("pkb: a System Client needs the organisation's public id (X-Org-Public-Id)")
 	}
 	cfg := newConfig(opts)
-	p := &pipeline{src: src, hc: cfg.httpClient(), orgID: orgPublicID, userAgent: userAgent}
+	p := cfg.pipeline(src, orgPublicID)
 	c := &SystemClient{}
 	var err error
 	if c.Facade, err = newFamily(p, access.FamilyFacade, cfg.env.FacadeURL, mediaFHIR, facade.NewClientWithResponses, facade.WithHTTPClient); err != nil {
@@ -67,7 +67,7 @@ func NewCustomerSystemClient(src authn.Source, customerURL string, opts ...Optio
 		return nil, err
 	}
 	cfg := newConfig(opts)
-	p := &pipeline{src: src, hc: cfg.httpClient(), userAgent: userAgent}
+	p := cfg.pipeline(src, "")
 	c := &CustomerSystemClient{}
 	var err error
 	if c.CustomerSTU3, err = newFamily(p, access.FamilyCustomerSTU3, customerURL, mediaFHIR, customerstu3.NewClientWithResponses, customerstu3.WithHTTPClient); err != nil {
@@ -97,7 +97,7 @@ func NewUserClient(src authn.Source, opts ...Option) (*UserClient, error) {
 		return nil, err
 	}
 	cfg := newConfig(opts)
-	p := &pipeline{src: src, hc: cfg.httpClient(), userAgent: userAgent}
+	p := cfg.pipeline(src, "")
 	c := &UserClient{}
 	var err error
 	if c.Facade, err = newFamily(p, access.FamilyFacade, cfg.env.FacadeURL, mediaFHIR, facade.NewClientWithResponses, facade.WithHTTPClient); err != nil {
@@ -123,7 +123,7 @@ func NewTetheredClient(src authn.Source, opts ...Option) (*TetheredClient, error
 		return nil, err
 	}
 	cfg := newConfig(opts)
-	p := &pipeline{src: src, hc: cfg.httpClient(), userAgent: userAgent}
+	p := cfg.pipeline(src, "")
 	rest, err := newFamily(p, access.FamilyRESTAPI, cfg.env.RESTURL, mediaJSON, restapi.NewClientWithResponses, restapi.WithHTTPClient)
 	if err != nil {
 		return nil, err

@@ -17,14 +17,19 @@ const userAgent = "pkb-go"
 // Option configures a client.
 type Option func(*config)
 
+// DefaultMaxResponseBytes bounds a response body: a 1,000-entry Bundle is a
+// few megabytes, so this only stops a runaway or hostile response.
+const DefaultMaxResponseBytes = 64 << 20
+
 type config struct {
 	env        authn.Environment
 	hc         *http.Client
 	middleware []func(http.RoundTripper) http.RoundTripper
+	maxBody    int64
 }
 
 func newConfig(opts []Option) config {
-	c := config{env: authn.Sandbox}
+	c := config{env: authn.Sandbox, maxBody: DefaultMaxResponseBytes}
 	for _, o := range opts {
 		o(&c)
 	}
@@ -49,6 +54,17 @@ func WithHTTPClient(hc *http.Client) Option {
 // credentials, so it must not log headers. The first one given is outermost.
 func WithMiddleware(mw func(http.RoundTripper) http.RoundTripper) Option {
 	return func(c *config) { c.middleware = append(c.middleware, mw) }
+}
+
+// WithMaxResponseBytes sets the largest response body the client reads
+// (default DefaultMaxResponseBytes); reading past it fails with
+// ErrResponseTooLarge.
+func WithMaxResponseBytes(n int64) Option {
+	return func(c *config) { c.maxBody = n }
+}
+
+func (c config) pipeline(src authn.Source, orgID string) *pipeline {
+	return &pipeline{src: src, hc: c.httpClient(), orgID: orgID, userAgent: userAgent, maxBody: c.maxBody}
 }
 
 // httpClient builds the client all families share.

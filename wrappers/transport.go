@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -39,6 +40,7 @@ type pipeline struct {
 	hc        *http.Client
 	orgID     string // X-Org-Public-Id, System Client only
 	userAgent string
+	maxBody   int64
 }
 
 // doer is the generated clients' HttpRequestDoer: the single choke point
@@ -62,9 +64,33 @@ func (d *doer) Do(req *http.Request) (*http.Response, error) {
 		}
 	}
 	resp, tok, err := d.send(req, op, public)
-	if err != nil || resp.StatusCode != http.StatusUnauthorized || tok == nil {
-		return resp, err
+	if err == nil && resp.StatusCode == http.StatusUnauthorized && tok != nil {
+		resp, err = d.replay(req, resp, op, tok, public)
 	}
+	if err != nil {
+		return nil, err
+	}
+	return d.check(resp, req, op)
+}
+
+// check turns error statuses, and success bodies that are not JSON, into an
+// *APIError, and bounds the size of the body the generated code will read.
+func (d *doer) check(resp *http.Response, req *http.Request, op access.Operation) (*http.Response, error) {
+	name := string(op.Family) + "." + op.ID
+	if resp.StatusCode >= 400 {
+		return nil, newAPIError(resp, req.Method, op.Path, name)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "" && resp.StatusCode != http.StatusNoContent {
+		if mt, _, _ := mime.ParseMediaType(ct); !isJSON(mt) {
+			return nil, newAPIError(resp, req.Method, op.Path, name)
+		}
+	}
+	resp.Body = &limitedBody{rc: resp.Body, left: d.p.maxBody}
+	return resp, nil
+}
+
+// replay handles a 401 on a request sent with tok.
+func (d *doer) replay(req *http.Request, resp *http.Response, op access.Operation, tok *oauth2.Token, public bool) (*http.Response, error) {
 	// The token was rejected: drop it (only if still cached, so a burst of
 	// 401s refreshes once) and replay once, if the body can be sent again.
 	d.p.src.Invalidate(tok.AccessToken)
@@ -81,9 +107,39 @@ func (d *doer) Do(req *http.Request) (*http.Response, error) {
 		}
 		replay.Body = body
 	}
-	resp, _, err = d.send(replay, op, public)
+	resp, _, err := d.send(replay, op, public)
 	return resp, err
 }
+
+// ErrResponseTooLarge is returned while reading a response body longer than
+// the client's limit (see WithMaxResponseBytes).
+var ErrResponseTooLarge = errors.New("pkb: response body exceeds the configured limit")
+
+// limitedBody fails, rather than silently truncating, once a body exceeds
+// the limit: a cut-off Bundle must not decode as a shorter valid one.
+type limitedBody struct {
+	rc   io.ReadCloser
+	left int64
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		// one more byte tells a body of exactly the limit from a longer one
+		var one [1]byte
+		if n, _ := b.rc.Read(one[:]); n > 0 {
+			return 0, ErrResponseTooLarge
+		}
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.rc.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+func (b *limitedBody) Close() error { return b.rc.Close() }
 
 // resolve maps the request to an operation of this family, refusing URLs
 // outside the configured base URL.

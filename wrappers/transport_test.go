@@ -213,12 +213,10 @@ func TestUnauthorizedReplaysOnceWithAFreshToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := stu3.Parameters{ResourceType: stu3.ParametersResourceTypeParameters}
-	resp, err := c.Facade.PatientStatusQueryWithApplicationFhirPlusJSONBodyWithResponse(context.Background(), p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode() != 401 {
-		t.Errorf("status %d, want the second 401 returned", resp.StatusCode())
+	_, err = c.Facade.PatientStatusQueryWithApplicationFhirPlusJSONBodyWithResponse(context.Background(), p)
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != 401 || apiErr.ResponseCode != "ACC_TOKEN_EXPIRED" {
+		t.Errorf("want the second 401 as an APIError with PKB's code, got %v", err)
 	}
 	if len(seen) != 2 {
 		t.Fatalf("%d attempts, want 2 (one replay, no loop)", len(seen))
@@ -245,12 +243,10 @@ func TestUnreplayableBodyIsNotReplayed(t *testing.T) {
 	}
 	// An io.Reader with no GetBody cannot be sent twice.
 	body := io.MultiReader(strings.NewReader(`{"resourceType":"Parameters"}`))
-	resp, err := c.Facade.PatientStatusQueryWithBodyWithResponse(context.Background(), "application/fhir+json", body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if attempts != 1 || resp.StatusCode() != 401 {
-		t.Errorf("%d attempts, status %d; want 1 attempt returning the 401", attempts, resp.StatusCode())
+	_, err = c.Facade.PatientStatusQueryWithBodyWithResponse(context.Background(), "application/fhir+json", body)
+	var apiErr *APIError
+	if attempts != 1 || !errors.As(err, &apiErr) || apiErr.StatusCode != 401 {
+		t.Errorf("%d attempts, error %v; want 1 attempt returning the 401", attempts, err)
 	}
 	if _, err := src.Token(context.Background()); err != nil || src.gen.Load() != 2 {
 		t.Error("the rejected token was not invalidated")
