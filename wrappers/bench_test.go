@@ -18,6 +18,11 @@ const benchPatient = `{"resourceType":"Patient","id":"p1","identifier":[{"system
 func benchServer(b *testing.B) *httptest.Server {
 	b.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/token" { // for the real authn token source; hit once
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"access_token":"bench-token","token_type":"bearer","expires_in":3599}`)
+			return
+		}
 		w.Header().Set("Content-Type", "application/fhir+json")
 		io.WriteString(w, benchPatient)
 	}))
@@ -72,7 +77,13 @@ func BenchmarkReadPatient(b *testing.B) {
 	})
 	b.Run("impl=wrapper", func(b *testing.B) {
 		srv := benchServer(b)
-		c, err := NewSystemClient(&fakeSource{ct: authn.ClientSystem}, orgID, WithEnvironment(loopbackEnv(srv.URL)), WithHTTPClient(&http.Client{}))
+		env := loopbackEnv(srv.URL)
+		env.SystemTokenURL = srv.URL + "/token"
+		src, err := authn.NewSystemClient(authn.SystemConfig{ClientID: "bench", ClientSecret: "bench", Environment: env})
+		if err != nil {
+			b.Fatal(err)
+		}
+		c, err := NewSystemClient(src, orgID, WithEnvironment(env), WithHTTPClient(&http.Client{}))
 		if err != nil {
 			b.Fatal(err)
 		}

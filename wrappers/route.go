@@ -46,35 +46,28 @@ func newRouter(family access.Family) *router {
 
 // match returns the operation for method and the escaped relative path.
 func (r *router) match(method, escapedPath string) (access.Operation, bool) {
-	segs := splitPath(escapedPath)
-	for i, s := range segs {
-		u, err := url.PathUnescape(s)
-		if err != nil {
-			return access.Operation{}, false
+	var buf [16]string // no allocation for paths of up to 16 segments
+	segs := buf[:0]
+	for s := range strings.SplitSeq(strings.Trim(escapedPath, "/"), "/") {
+		if strings.Contains(s, "%") {
+			u, err := url.PathUnescape(s)
+			if err != nil {
+				return access.Operation{}, false
+			}
+			s = u
 		}
-		segs[i] = u
+		segs = append(segs, s)
+	}
+	if len(segs) == 1 && segs[0] == "" {
+		segs = segs[:0]
 	}
 	best := -1
-	for i, rt := range r.routes {
-		if rt.op.Method != method || len(rt.segs) != len(segs) {
+	for i := range r.routes {
+		rt := &r.routes[i]
+		if rt.op.Method != method || len(rt.segs) != len(segs) || (best >= 0 && rt.literals <= r.routes[best].literals) {
 			continue
 		}
-		ok := true
-		for j, s := range segs {
-			if rt.wild[j] {
-				// a parameter is never empty and never spans segments
-				if s == "" {
-					ok = false
-					break
-				}
-				continue
-			}
-			if s != rt.segs[j] {
-				ok = false
-				break
-			}
-		}
-		if ok && (best < 0 || rt.literals > r.routes[best].literals) {
+		if rt.matches(segs) {
 			best = i
 		}
 	}
@@ -82,6 +75,19 @@ func (r *router) match(method, escapedPath string) (access.Operation, bool) {
 		return access.Operation{}, false
 	}
 	return r.routes[best].op, true
+}
+
+func (rt *route) matches(segs []string) bool {
+	for j, s := range segs {
+		if rt.wild[j] {
+			if s == "" { // a parameter is never empty
+				return false
+			}
+		} else if s != rt.segs[j] {
+			return false
+		}
+	}
+	return true
 }
 
 func splitPath(p string) []string {

@@ -80,13 +80,24 @@ func (d *doer) check(resp *http.Response, req *http.Request, op access.Operation
 	if resp.StatusCode >= 400 {
 		return nil, newAPIError(resp, req.Method, op.Path, name)
 	}
-	if ct := resp.Header.Get("Content-Type"); ct != "" && resp.StatusCode != http.StatusNoContent {
-		if mt, _, _ := mime.ParseMediaType(ct); !isJSON(mt) {
-			return nil, newAPIError(resp, req.Method, op.Path, name)
-		}
+	if ct := resp.Header.Get("Content-Type"); ct != "" && resp.StatusCode != http.StatusNoContent && !isJSONContentType(ct) {
+		return nil, newAPIError(resp, req.Method, op.Path, name)
 	}
 	resp.Body = &limitedBody{rc: resp.Body, left: d.p.maxBody}
 	return resp, nil
+}
+
+// isJSONContentType reports whether a Content-Type header names JSON; the
+// common exact forms skip the allocating parser.
+func isJSONContentType(ct string) bool {
+	base, _, _ := strings.Cut(ct, ";")
+	base = strings.TrimSpace(base)
+	switch base {
+	case mediaFHIR, mediaJSON:
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && isJSON(mt)
 }
 
 // replay handles a 401 on a request sent with tok.
@@ -190,7 +201,7 @@ func (d *doer) send(req *http.Request, op access.Operation, public bool) (*http.
 			return nil, nil, err
 		}
 		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
-		if ct, _ := d.p.src.Grant(); ct == authn.ClientSystem && d.p.orgID != "" {
+		if d.p.orgID != "" { // only System Clients have one
 			req.Header.Set("X-Org-Public-Id", d.p.orgID)
 		}
 	}
