@@ -54,6 +54,8 @@ type RequestError struct {
 	Method, Route string
 	// Err is the cause.
 	Err error
+	// transport marks a failure to exchange the request with PKB at all.
+	transport bool
 }
 
 func (e *RequestError) Error() string {

@@ -1,6 +1,7 @@
 package wrappers
 
 import (
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -26,6 +27,8 @@ type config struct {
 	hc         *http.Client
 	middleware []func(http.RoundTripper) http.RoundTripper
 	maxBody    int64
+	retry      *RetryPolicy
+	logger     *slog.Logger
 }
 
 func newConfig(opts []Option) config {
@@ -64,7 +67,8 @@ func WithMaxResponseBytes(n int64) Option {
 }
 
 func (c config) pipeline(src authn.Source, orgID string) *pipeline {
-	return &pipeline{src: src, hc: c.httpClient(), orgID: orgID, userAgent: userAgent, maxBody: c.maxBody}
+	return &pipeline{src: src, hc: c.httpClient(), orgID: orgID, userAgent: userAgent, maxBody: c.maxBody,
+		retry: c.retry, logger: c.logger}
 }
 
 // httpClient builds the client all families share.

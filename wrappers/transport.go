@@ -1,15 +1,18 @@
 package wrappers
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"net"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"golang.org/x/oauth2"
 
@@ -41,6 +44,8 @@ type pipeline struct {
 	orgID     string // X-Org-Public-Id, System Client only
 	userAgent string
 	maxBody   int64
+	retry     *RetryPolicy
+	logger    *slog.Logger
 }
 
 // doer is the generated clients' HttpRequestDoer: the single choke point
@@ -57,20 +62,102 @@ func (d *doer) Do(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
+	return d.do(req, op)
+}
+
+// do sends a resolved request: the access check, then attempts under the
+// retry policy, each logged.
+func (d *doer) do(req *http.Request, op access.Operation) (*http.Response, error) {
 	public := slices.Contains(op.Grants, "public")
 	if !public {
 		if err := d.permit(op); err != nil {
+			d.p.log(req.Context(), op, req.Method, 0, 0, 1, "", err)
 			return nil, err
 		}
+	}
+	policy := d.p.retry
+	if policy == nil || !idempotent(op) {
+		policy = &RetryPolicy{MaxAttempts: 1}
+	}
+	ctx := req.Context()
+	var prev error
+	for attempt := 1; ; attempt++ {
+		areq := req
+		if attempt > 1 {
+			var err error
+			if areq, err = rewind(req); err != nil {
+				return nil, d.fail(op, req, err)
+			}
+		}
+		start := time.Now()
+		resp, err := d.attempt(areq, op, public, policy.PerAttemptTimeout)
+		status, reqID := 0, ""
+		if resp != nil {
+			status, reqID = resp.StatusCode, resp.Header.Get("X-Request-Id")
+		}
+		var ae *APIError
+		if errors.As(err, &ae) {
+			status, reqID = ae.StatusCode, ae.RequestID
+		}
+		d.p.log(ctx, op, req.Method, status, time.Since(start), attempt, reqID, err)
+		if err == nil {
+			return resp, nil
+		}
+		if attempt > 1 {
+			err = &RetryError{Attempts: attempt, Err: err, Previous: prev}
+		}
+		if attempt >= policy.MaxAttempts || !retryable(err, ctx) {
+			return nil, err
+		}
+		wait, ok := policy.delay(attempt, err)
+		if !ok || sleep(ctx, wait) != nil {
+			return nil, err
+		}
+		if re, isRetry := err.(*RetryError); isRetry {
+			err = re.Err
+		}
+		prev = err
+	}
+}
+
+// attempt makes one attempt: send, replay once on 401, then check.
+func (d *doer) attempt(req *http.Request, op access.Operation, public bool, timeout time.Duration) (*http.Response, error) {
+	cancel := context.CancelFunc(func() {})
+	if timeout > 0 {
+		var ctx context.Context
+		ctx, cancel = context.WithTimeout(req.Context(), timeout)
+		req = req.WithContext(ctx)
 	}
 	resp, tok, err := d.send(req, op, public)
 	if err == nil && resp.StatusCode == http.StatusUnauthorized && tok != nil {
 		resp, err = d.replay(req, resp, op, tok, public)
 	}
+	if err == nil {
+		resp, err = d.check(resp, req, op)
+	}
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp.Body = cancelOnClose{limitedBody: resp.Body.(*limitedBody), cancel: cancel}
+	return resp, nil
+}
+
+// rewind copies req for another attempt, with a fresh body.
+func rewind(req *http.Request) (*http.Request, error) {
+	r := req.Clone(req.Context())
+	if req.Body == nil || req.Body == http.NoBody {
+		return r, nil
+	}
+	if req.GetBody == nil {
+		return nil, errors.New("the request body cannot be sent again")
+	}
+	body, err := req.GetBody()
 	if err != nil {
 		return nil, err
 	}
-	return d.check(resp, req, op)
+	r.Body = body
+	return r, nil
 }
 
 // check turns error statuses, and success bodies that are not JSON, into an
@@ -211,14 +298,16 @@ func (d *doer) send(req *http.Request, op access.Operation, public bool) (*http.
 	}
 	resp, err := d.p.hc.Do(req)
 	if err != nil {
-		return nil, tok, d.fail(op, req, err)
+		re := d.fail(op, req, err)
+		re.transport = true
+		return nil, tok, re
 	}
 	return resp, tok, nil
 }
 
 // fail wraps err so that it names the route template, not the URL: a
 // *url.Error from net/http would print the query, which carries identifiers.
-func (d *doer) fail(op access.Operation, req *http.Request, err error) error {
+func (d *doer) fail(op access.Operation, req *http.Request, err error) *RequestError {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = ue.Err

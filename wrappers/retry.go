@@ -1,0 +1,134 @@
+package wrappers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"time"
+
+	"github.com/pkbgo/pkb/gen/access"
+)
+
+// RetryPolicy says how an idempotent request is retried. Retries are
+// opt-in (WithRetry). Only GET requests and POST operations the OpenAPI
+// documents mark read-only (x-pkb-read-only, e.g. $status-query) are ever
+// retried; a create, an update or a $process-message never is.
+type RetryPolicy struct {
+	// MaxAttempts counts the first attempt; 1 disables retries.
+	MaxAttempts int
+	// BaseDelay and MaxDelay bound the exponential backoff with full
+	// jitter: attempt n waits a random time in [0, min(MaxDelay, BaseDelay*2^(n-1))].
+	BaseDelay, MaxDelay time.Duration
+	// MaxRetryAfter caps a server's Retry-After; a longer one is not
+	// waited for and the error is returned.
+	MaxRetryAfter time.Duration
+	// PerAttemptTimeout bounds each attempt inside the caller's deadline
+	// (0: none).
+	PerAttemptTimeout time.Duration
+}
+
+// DefaultRetryPolicy is a sane policy for PKB: 4 attempts, 200 ms base, 5 s
+// cap, Retry-After honoured up to 30 s, 30 s per attempt.
+func DefaultRetryPolicy() RetryPolicy {
+	return RetryPolicy{MaxAttempts: 4, BaseDelay: 200 * time.Millisecond, MaxDelay: 5 * time.Second,
+		MaxRetryAfter: 30 * time.Second, PerAttemptTimeout: 30 * time.Second}
+}
+
+// WithRetry enables retries of idempotent requests under p.
+func WithRetry(p RetryPolicy) Option {
+	return func(c *config) { c.retry = &p }
+}
+
+// RetryError is the final error of a retried request. It unwraps to both the
+// last attempt's error and the previous one, so errors.As finds an APIError
+// from either.
+type RetryError struct {
+	// Attempts is how many attempts were made.
+	Attempts int
+	// Err is the last attempt's error; Previous the one before it.
+	Err, Previous error
+}
+
+func (e *RetryError) Error() string {
+	return fmt.Sprintf("%v (after %d attempts; previous attempt: %v)", e.Err, e.Attempts, e.Previous)
+}
+
+// Unwrap returns the last and the previous attempt's errors.
+func (e *RetryError) Unwrap() []error { return []error{e.Err, e.Previous} }
+
+// idempotent reports whether op may be sent again without changing anything.
+func idempotent(op access.Operation) bool {
+	return op.Method == http.MethodGet || op.Method == http.MethodHead || (op.Method == http.MethodPost && op.ReadOnly)
+}
+
+// retryable reports whether err is worth another attempt: a transport
+// failure or a 429/502/503/504, never a refusal, a conflict or a
+// precondition failure.
+func retryable(err error, parent context.Context) bool {
+	if parent.Err() != nil || errors.Is(err, ErrNotPermitted) || errors.Is(err, ErrUnsafeURL) || errors.Is(err, ErrResponseTooLarge) {
+		return false
+	}
+	var ae *APIError
+	if errors.As(err, &ae) {
+		switch ae.StatusCode {
+		case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			return true
+		}
+		return false
+	}
+	// Only a failure to reach PKB; a token endpoint error is the token
+	// source's to handle.
+	var re *RequestError
+	return errors.As(err, &re) && re.transport
+}
+
+// delay returns how long to wait before attempt n+1, or false if the
+// server's Retry-After is beyond the cap.
+func (p RetryPolicy) delay(attempt int, err error) (time.Duration, bool) {
+	var ae *APIError
+	if errors.As(err, &ae) && ae.RetryAfter > 0 {
+		if p.MaxRetryAfter > 0 && ae.RetryAfter > p.MaxRetryAfter {
+			return 0, false
+		}
+		return ae.RetryAfter, true
+	}
+	ceiling := p.BaseDelay << (attempt - 1)
+	if ceiling <= 0 || (p.MaxDelay > 0 && ceiling > p.MaxDelay) {
+		ceiling = p.MaxDelay
+	}
+	if ceiling <= 0 {
+		return 0, true
+	}
+	return rand.N(ceiling + 1), true
+}
+
+// sleep waits d or until ctx is done, and refuses to start a wait that
+// would end after ctx's deadline.
+func sleep(ctx context.Context, d time.Duration) error {
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
+		return context.DeadlineExceeded
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// cancelOnClose releases a per-attempt context once the caller has read
+// the body: cancelling earlier would cut the body off.
+type cancelOnClose struct {
+	*limitedBody
+	cancel context.CancelFunc
+}
+
+func (c cancelOnClose) Close() error {
+	err := c.limitedBody.Close()
+	c.cancel()
+	return err
+}

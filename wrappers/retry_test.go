@@ -1,0 +1,199 @@
+package wrappers
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pkbgo/pkb/authn"
+	"github.com/pkbgo/pkb/gen/facade"
+	"github.com/pkbgo/pkb/gen/fhir/stu3"
+	"github.com/pkbgo/pkb/gen/messaging"
+)
+
+var fastRetry = RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond, MaxRetryAfter: time.Second}
+
+// flaky answers with the given statuses in turn, then 200.
+func flaky(t *testing.T, statuses ...int) (*httptest.Server, *atomic.Int32) {
+	t.Helper()
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		i := int(n.Add(1)) - 1
+		io.Copy(io.Discard, r.Body)
+		if i < len(statuses) {
+			if statuses[i] == 429 {
+				w.Header().Set("Retry-After", "0")
+			}
+			w.WriteHeader(statuses[i])
+			return
+		}
+		w.Header().Set("Content-Type", "application/fhir+json")
+		io.WriteString(w, `{"resourceType":"Parameters"}`)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &n
+}
+
+func retryClient(t *testing.T, url string, opts ...Option) *SystemClient {
+	t.Helper()
+	c, err := NewSystemClient(&fakeSource{ct: authn.ClientSystem}, orgID, append([]Option{WithEnvironment(loopbackEnv(url)), WithRetry(fastRetry)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestRetriesIdempotentRequests(t *testing.T) {
+	srv, n := flaky(t, 503, 429)
+	c := retryClient(t, srv.URL)
+	if _, err := c.Facade.ReadPatientWithResponse(context.Background(), "p1"); err != nil {
+		t.Fatalf("GET after 503, 429: %v", err)
+	}
+	if n.Load() != 3 {
+		t.Errorf("%d attempts, want 3", n.Load())
+	}
+	// A read-only POST operation ($status-query) is retried, body and all.
+	srv, n = flaky(t, 502)
+	c = retryClient(t, srv.URL)
+	p := stu3.Parameters{ResourceType: stu3.ParametersResourceTypeParameters}
+	if _, err := c.Facade.PatientStatusQueryWithApplicationFhirPlusJSONBodyWithResponse(context.Background(), p); err != nil || n.Load() != 2 {
+		t.Errorf("$status-query after a 502: %v after %d attempts", err, n.Load())
+	}
+}
+
+func TestNeverRetriesWrites(t *testing.T) {
+	srv, n := flaky(t, 503, 503)
+	c := retryClient(t, srv.URL)
+	pat := stu3.Patient{ResourceType: stu3.PatientResourceTypePatient}
+	_, err := c.Messaging.PatientProcessMessageWithApplicationFhirPlusJSONBodyWithResponse(context.Background(), messaging.PatientProcessMessageApplicationFhirPlusJSONRequestBody(pat))
+	if !IsAPIStatus(err, 503) || n.Load() != 1 {
+		t.Errorf("$process-message: %v after %d attempts; want one attempt", err, n.Load())
+	}
+	for _, status := range []int{409, 412, 400} {
+		srv, n = flaky(t, status)
+		c = retryClient(t, srv.URL)
+		if _, err := c.Facade.ReadPatientWithResponse(context.Background(), "p1"); err == nil || n.Load() != 1 {
+			t.Errorf("GET answered %d was retried (%d attempts)", status, n.Load())
+		}
+	}
+}
+
+func TestRetryKeepsThePreviousError(t *testing.T) {
+	srv, n := flaky(t, 502, 503, 504, 504)
+	c := retryClient(t, srv.URL)
+	_, err := c.Facade.ReadPatientWithResponse(context.Background(), "p1")
+	var re *RetryError
+	if !errors.As(err, &re) || re.Attempts != 3 || n.Load() != 3 {
+		t.Fatalf("want a RetryError after 3 attempts, got %v (%d requests)", err, n.Load())
+	}
+	var last, prev *APIError
+	if !errors.As(re.Err, &last) || last.StatusCode != 504 || !errors.As(re.Previous, &prev) || prev.StatusCode != 503 {
+		t.Errorf("last %v, previous %v", re.Err, re.Previous)
+	}
+}
+
+func TestRetryAfterBeyondTheCapIsNotWaited(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "3600")
+		w.WriteHeader(429)
+	}))
+	defer srv.Close()
+	c := retryClient(t, srv.URL)
+	start := time.Now()
+	_, err := c.Facade.ReadPatientWithResponse(context.Background(), "p1")
+	if !IsRateLimited(err) || time.Since(start) > 2*time.Second {
+		t.Errorf("a one-hour Retry-After: %v after %v", err, time.Since(start))
+	}
+}
+
+func TestRetriesTransportErrorsWithinTheCallersDeadline(t *testing.T) {
+	var n atomic.Int32
+	rt := transportFunc(func(r *http.Request) (*http.Response, error) {
+		if n.Add(1) == 1 {
+			return nil, errors.New("connection reset by peer")
+		}
+		return ok200(r), nil
+	})
+	c, err := NewSystemClient(&fakeSource{ct: authn.ClientSystem}, orgID, WithHTTPClient(&http.Client{Transport: rt}), WithRetry(fastRetry))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Facade.SearchPatientWithResponse(context.Background(), &facade.SearchPatientParams{Identifier: "s|v"}); err != nil || n.Load() != 2 {
+		t.Errorf("after a reset: %v (%d attempts)", err, n.Load())
+	}
+	// A caller whose deadline is nearly over gets its error, not a wait.
+	n.Store(0)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	slow := fastRetry
+	slow.BaseDelay, slow.MaxDelay = time.Second, time.Second
+	c, _ = NewSystemClient(&fakeSource{ct: authn.ClientSystem}, orgID, WithHTTPClient(&http.Client{Transport: rt}), WithRetry(slow))
+	start := time.Now()
+	if _, err := c.Facade.SearchPatientWithResponse(ctx, &facade.SearchPatientParams{Identifier: "s|v"}); err == nil || time.Since(start) > 500*time.Millisecond {
+		t.Errorf("deadline: %v after %v", err, time.Since(start))
+	}
+}
+
+func TestPerAttemptTimeout(t *testing.T) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 1 {
+			select {
+			case <-r.Context().Done():
+			case <-time.After(2 * time.Second):
+			}
+			return
+		}
+		w.Header().Set("Content-Type", "application/fhir+json")
+		io.WriteString(w, `{"resourceType":"Patient","id":"p1"}`)
+	}))
+	defer srv.Close()
+	p := fastRetry
+	p.PerAttemptTimeout = 100 * time.Millisecond
+	c := retryClient(t, srv.URL, WithRetry(p))
+	resp, err := c.Facade.ReadPatientWithResponse(context.Background(), "p1")
+	if err != nil || resp.ApplicationfhirJSON200.Id != "p1" || n.Load() != 2 {
+		t.Errorf("slow first attempt: %v (%d attempts)", err, n.Load())
+	}
+}
+
+func TestLoggerAllowlist(t *testing.T) {
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Request-Id", "req-7")
+		w.Header().Set("Content-Type", "application/fhir+json")
+		w.WriteHeader(404)
+		io.WriteString(w, `{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"not-found","diagnostics":"No patient with NHS number 9434765919"}]}`)
+	}))
+	defer srv.Close()
+	c := retryClient(t, srv.URL, WithLogger(logger))
+	_, _ = c.Facade.SearchPatientWithResponse(context.Background(), &facade.SearchPatientParams{Identifier: "https://fhir.nhs.uk/Id/nhs-number|9434765919"})
+	_, _ = c.Facade.ReadPatientWithResponse(context.Background(), "9434765919")
+	out := buf.String()
+	for _, want := range []string{`"route":"/Patient"`, `"route":"/Patient/{id}"`, `"status":404`, `"request_id":"req-7"`, `"operation":"searchPatient"`, `"attempt":1`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %s:\n%s", want, out)
+		}
+	}
+	for _, secret := range []string{"9434765919", secretToken, "nhs-number", "diagnostics"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("log contains %q:\n%s", secret, out)
+		}
+	}
+}
+
+// IsAPIStatus is a test helper: err is an APIError with the status.
+func IsAPIStatus(err error, status int) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && ae.StatusCode == status
+}
+
