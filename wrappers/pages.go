@@ -1,0 +1,303 @@
+package wrappers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"net/http"
+	"net/url"
+	"reflect"
+	"slices"
+	"strings"
+
+	"github.com/pkbgo/pkb/gen/access"
+	"github.com/pkbgo/pkb/gen/aggregated"
+	customerr4 "github.com/pkbgo/pkb/gen/customer/r4"
+	customerstu3 "github.com/pkbgo/pkb/gen/customer/stu3"
+	"github.com/pkbgo/pkb/gen/facade"
+	"github.com/pkbgo/pkb/gen/fhir/r4"
+	"github.com/pkbgo/pkb/gen/fhir/stu3"
+)
+
+// STU3Client is a generated client of an STU3 family, built by this package.
+type STU3Client interface {
+	*facade.ClientWithResponses | *customerstu3.ClientWithResponses
+}
+
+// R4Client is a generated client of an R4 family, built by this package.
+type R4Client interface {
+	*customerr4.ClientWithResponses | *aggregated.ClientWithResponses
+}
+
+// PageOption limits a paged iteration.
+type PageOption func(*pageLimits)
+
+type pageLimits struct{ pages, resources int }
+
+// MaxPages stops an iteration after n pages, the first included.
+func MaxPages(n int) PageOption { return func(l *pageLimits) { l.pages = n } }
+
+// MaxResources stops a resource iteration after n resources.
+func MaxResources(n int) PageOption { return func(l *pageLimits) { l.resources = n } }
+
+// ErrPageLimit is yielded once when a MaxPages or MaxResources limit stops
+// an iteration that had more to fetch, so a capped result is never
+// mistaken for a complete one.
+var ErrPageLimit = errors.New("pkb: page or resource limit reached before the last page")
+
+// STU3Pages yields first, then each page its link[relation=next] leads to,
+// fetched through the same client: same token, same access checks, and a
+// next link on another scheme, host or base path is refused with
+// ErrUnsafeURL. Breaking out of the loop fetches nothing more. Only the
+// current page is held in memory.
+func STU3Pages[C STU3Client](ctx context.Context, c C, first *stu3.Bundle, opts ...PageOption) iter.Seq2[*stu3.Bundle, error] {
+	return pages(ctx, doerOfClient(c), first, opts, stu3Next)
+}
+
+// R4Pages is STU3Pages for R4 families (Customer R4, Aggregated).
+func R4Pages[C R4Client](ctx context.Context, c C, first *r4.Bundle, opts ...PageOption) iter.Seq2[*r4.Bundle, error] {
+	return pages(ctx, doerOfClient(c), first, opts, r4Next)
+}
+
+// STU3Resources yields every matched resource of type T (a generated STU3
+// resource type such as stu3.Observation) across all pages. Entries that
+// are included resources or OperationOutcomes about the search are
+// skipped; an entry of another type is yielded as an error and the
+// iteration goes on.
+func STU3Resources[T any, C STU3Client](ctx context.Context, c C, first *stu3.Bundle, opts ...PageOption) iter.Seq2[T, error] {
+	l := limits(opts)
+	return resources(l, STU3Pages(ctx, c, first, opts...), func(b *stu3.Bundle) []entry {
+		out := make([]entry, 0, len(b.Entry))
+		for _, e := range b.Entry {
+			out = append(out, entry{res: e.Resource, mode: stu3Mode(e.Search)})
+		}
+		return out
+	}, decodeAs[T])
+}
+
+// R4Resources is STU3Resources for R4 families.
+func R4Resources[T any, C R4Client](ctx context.Context, c C, first *r4.Bundle, opts ...PageOption) iter.Seq2[T, error] {
+	l := limits(opts)
+	return resources(l, R4Pages(ctx, c, first, opts...), func(b *r4.Bundle) []entry {
+		out := make([]entry, 0, len(b.Entry))
+		for _, e := range b.Entry {
+			out = append(out, entry{res: e.Resource, mode: r4Mode(e.Search)})
+		}
+		return out
+	}, decodeAs[T])
+}
+
+func stu3Next(b *stu3.Bundle) string {
+	for _, l := range b.Link {
+		if l.Relation == "next" {
+			return l.Url
+		}
+	}
+	return ""
+}
+
+func r4Next(b *r4.Bundle) string {
+	for _, l := range b.Link {
+		if l.Relation == "next" {
+			return l.Url
+		}
+	}
+	return ""
+}
+
+func stu3Mode(s *stu3.BundleSearch) string {
+	if s == nil {
+		return ""
+	}
+	return string(s.Mode)
+}
+
+func r4Mode(s *r4.BundleSearch) string {
+	if s == nil {
+		return ""
+	}
+	return string(s.Mode)
+}
+
+func limits(opts []PageOption) pageLimits {
+	var l pageLimits
+	for _, o := range opts {
+		o(&l)
+	}
+	return l
+}
+
+func pages[B any](ctx context.Context, d *doer, first *B, opts []PageOption, next func(*B) string) iter.Seq2[*B, error] {
+	l := limits(opts)
+	return func(yield func(*B, error) bool) {
+		if d == nil {
+			yield(nil, errors.New("pkb: paging needs a client built by the wrappers package"))
+			return
+		}
+		page := first
+		for n := 1; page != nil; n++ {
+			if !yield(page, nil) {
+				return
+			}
+			link := next(page)
+			if link == "" {
+				return
+			}
+			if l.pages > 0 && n >= l.pages {
+				yield(nil, ErrPageLimit)
+				return
+			}
+			page = nil // hold one page at a time
+			var err error
+			page, err = fetchPage[B](ctx, d, link)
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+		}
+	}
+}
+
+type entry struct {
+	res interface {
+		Discriminator() (string, error)
+		MarshalJSON() ([]byte, error)
+	}
+	mode string
+}
+
+func resources[T any, B any](l pageLimits, pageSeq iter.Seq2[*B, error], entries func(*B) []entry, decode func(entry) (T, bool, error)) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		var zero T
+		count := 0
+		for page, err := range pageSeq {
+			if err != nil {
+				yield(zero, err)
+				return
+			}
+			for _, e := range entries(page) {
+				v, ok, err := decode(e)
+				if !ok && err == nil {
+					continue
+				}
+				if l.resources > 0 && count >= l.resources {
+					yield(zero, ErrPageLimit)
+					return
+				}
+				count++
+				if !yield(v, err) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// decodeAs decodes one entry's resource into T, whose Go type name is the
+// FHIR resource type (the generated models are named that way).
+func decodeAs[T any](e entry) (T, bool, error) {
+	var v T
+	if e.mode == "include" || e.mode == "outcome" || isNil(e.res) {
+		return v, false, nil
+	}
+	want := reflect.TypeFor[T]().Name()
+	got, err := e.res.Discriminator()
+	if err != nil {
+		return v, true, err
+	}
+	if got != want {
+		return v, true, fmt.Errorf("pkb: search entry is a %s, not a %s", got, want)
+	}
+	raw, err := e.res.MarshalJSON()
+	if err != nil {
+		return v, true, err
+	}
+	return v, true, json.Unmarshal(raw, &v)
+}
+
+func isNil(v any) bool {
+	rv := reflect.ValueOf(v)
+	return !rv.IsValid() || (rv.Kind() == reflect.Pointer && rv.IsNil())
+}
+
+// fetchPage GETs a next link through the family's choke point.
+func fetchPage[B any](ctx context.Context, d *doer, link string) (*B, error) {
+	ref, err := url.Parse(link)
+	if err != nil {
+		return nil, &RequestError{Method: http.MethodGet, Route: "(next link)", Err: fmt.Errorf("malformed next link: %w", err)}
+	}
+	// A relative link is relative to the service base (FHIR's rule).
+	base := *d.ep.base
+	base.Path += "/"
+	u := base.ResolveReference(ref)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	op, err := d.resolve(req)
+	if errors.Is(err, ErrUnknownOperation) {
+		op, err = d.pageOperation(req)
+	}
+	if err != nil {
+		return nil, err
+	}
+	resp, err := d.do(req, op)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var b B
+	if err := json.NewDecoder(resp.Body).Decode(&b); err != nil {
+		return nil, &RequestError{Method: http.MethodGet, Route: op.Path, Err: fmt.Errorf("decoding a page: %w", err)}
+	}
+	return &b, nil
+}
+
+// pageOperation covers servers (HAPI among them) whose next links point at
+// the service base with a paging token, e.g. ?_getpages=…: such a GET is
+// allowed to whoever may run some search of this family.
+func (d *doer) pageOperation(req *http.Request) (access.Operation, error) {
+	rel := strings.TrimPrefix(req.URL.EscapedPath(), strings.TrimSuffix(d.ep.base.EscapedPath(), "/"))
+	if strings.Trim(rel, "/") != "" {
+		return access.Operation{}, &RequestError{Method: req.Method, Route: "(next link)", Err: fmt.Errorf("%w in the %s API", ErrUnknownOperation, d.ep.family)}
+	}
+	op := access.Operation{Family: d.ep.family, ID: "page", Method: http.MethodGet, Path: "/"}
+	for _, rt := range d.ep.router.routes {
+		if rt.op.Method == http.MethodGet {
+			for _, g := range rt.op.Grants {
+				if !slices.Contains(op.Grants, g) && g != "public" {
+					op.Grants = append(op.Grants, g)
+				}
+			}
+		}
+	}
+	return op, nil
+}
+
+// doerOfClient finds the choke point inside a generated client built by
+// this package; nil for a client built any other way.
+func doerOfClient(c any) *doer {
+	var hd any
+	switch c := c.(type) {
+	case *facade.ClientWithResponses:
+		if in, ok := c.ClientInterface.(*facade.Client); ok {
+			hd = in.Client
+		}
+	case *customerstu3.ClientWithResponses:
+		if in, ok := c.ClientInterface.(*customerstu3.Client); ok {
+			hd = in.Client
+		}
+	case *customerr4.ClientWithResponses:
+		if in, ok := c.ClientInterface.(*customerr4.Client); ok {
+			hd = in.Client
+		}
+	case *aggregated.ClientWithResponses:
+		if in, ok := c.ClientInterface.(*aggregated.Client); ok {
+			hd = in.Client
+		}
+	}
+	d, _ := hd.(*doer)
+	return d
+}
