@@ -34,6 +34,7 @@ type NotPermittedError struct {
 	Granted []string
 }
 
+// Error says who was refused what, and which grants would do.
 func (e *NotPermittedError) Error() string {
 	granted := "none"
 	if len(e.Granted) > 0 {
@@ -58,6 +59,7 @@ type RequestError struct {
 	transport bool
 }
 
+// Error names the route template and the cause.
 func (e *RequestError) Error() string {
 	return fmt.Sprintf("pkb: %s %s: %v", e.Method, e.Route, e.Err)
 }

@@ -51,6 +51,7 @@ type RetryError struct {
 	Err, Previous error
 }
 
+// Error gives the last error, the number of attempts and the previous error.
 func (e *RetryError) Error() string {
 	return fmt.Sprintf("%v (after %d attempts; previous attempt: %v)", e.Err, e.Attempts, e.Previous)
 }

@@ -26,6 +26,7 @@ type Error struct {
 	Detail  string
 }
 
+// Error reads "pointer: rule: detail".
 func (e *Error) Error() string {
 	return fmt.Sprintf("%s: %s: %s", e.Pointer, e.Rule, e.Detail)
 }
