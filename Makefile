@@ -1,11 +1,17 @@
 # pkb-go: every target runs from a fresh clone with nothing but Go installed.
 SHELL := /bin/bash
 GO ?= go
-# Nested modules: server-side code (fosite, kin-openapi's filter) lives there so
-# that importers of the client packages never compile it.
-MODULES := . pkbtest
+# Nested modules: server-side code (fosite, kin-openapi's filter), the CLI and
+# the comparison benchmarks live there so that importers of the client packages
+# never compile them. Each is tested on its own (GOWORK=off): go.work only
+# serves `go run ./cmd/pkb` from the root, and must not change the versions
+# the root module is tested with.
+MODULES := . pkbtest cmd/pkb bench
+export GOWORK := off
+BENCHSTAT ?= $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
+BENCH_COUNT ?= 10
 
-.PHONY: all generate check-generated test lint vet fmt
+.PHONY: all generate check-generated test lint vet demo bench
 
 all: generate test
 
@@ -40,3 +46,15 @@ vet:
 lint: vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	@if command -v golangci-lint >/dev/null; then golangci-lint run ./...; else echo "golangci-lint not installed; skipped"; fi
+
+## demo: the whole client against the offline simulator
+demo:
+	GOWORK= $(GO) run ./cmd/pkb demo
+
+## bench: wrapper overhead, page walking and FHIR decoding, compared with benchstat
+bench:
+	$(GO) test -run '^$$' -bench ReadPatient -count $(BENCH_COUNT) ./wrappers > /tmp/pkb-bench-read.txt
+	$(BENCHSTAT) -col /impl /tmp/pkb-bench-read.txt
+	$(GO) test -run '^$$' -bench Walk100Pages -benchtime 3x ./wrappers
+	cd bench && $(GO) test -run '^$$' -bench . -count $(BENCH_COUNT) > /tmp/pkb-bench-decode.txt
+	$(BENCHSTAT) -col /impl /tmp/pkb-bench-decode.txt
