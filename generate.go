@@ -26,3 +26,7 @@ package pkb
 
 // 4. The access table the wrappers enforce, from each operation's x-pkb-access.
 //go:generate go run ./internal/cmd/accessgen -out gen/access/access.gen.go facade=api/openapi/facade.yaml messaging=api/openapi/messaging.yaml customer-stu3=api/openapi/customer-stu3.yaml customer-r4=api/openapi/customer-r4.yaml aggregated=api/openapi/aggregated.yaml restapi=api/openapi/restapi.yaml
+
+// 5. The search-parameter table (search/spec_gen.go) from each parameter's
+// x-fhir-search extension, joined with HL7's definitions.
+//go:generate go run ./internal/cmd/searchgen -out search/spec_gen.go -hl7 stu3=internal/cmd/searchgen/hl7/stu3.json -hl7 r4=internal/cmd/searchgen/hl7/r4.json facade:stu3=api/openapi/facade.yaml aggregated:r4=api/openapi/aggregated.yaml customer-stu3:stu3=api/openapi/customer-stu3.yaml customer-r4:r4=api/openapi/customer-r4.yaml

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	r3pb "github.com/google/fhir/go/proto/google/fhir/proto/stu3/resources_go_proto"
 
 	"github.com/pkbgo/pkb/gen/fhir/stu3"
+	"github.com/pkbgo/pkb/wrappers"
 )
 
 // entries is the size of the searchset Bundle every implementation decodes.
@@ -47,6 +49,16 @@ func decodePKBGo(data []byte) ([]stu3.Observation, error) {
 		obs = append(obs, o)
 	}
 	return obs, nil
+}
+
+// decodeSearchSet is pkb-go's single-pass typed path for a one-type search:
+// wrappers.DecodeSearchSet decodes each entry straight into stu3.Observation.
+func decodeSearchSet(data []byte) ([]stu3.Observation, error) {
+	set, err := wrappers.DecodeSearchSet[stu3.Observation](bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	return set.Resources, nil
 }
 
 // decodeMap is the untyped baseline: encoding/json into map[string]any.
@@ -193,6 +205,11 @@ func TestImplementationsAgree(t *testing.T) {
 	if err != nil {
 		t.Fatalf("pkbgo: %v", err)
 	}
+	single, err := decodeSearchSet(data)
+	if err != nil || len(single) != len(typed) || single[0].Id != typed[0].Id || single[len(single)-1].Id != typed[len(typed)-1].Id ||
+		single[0].ValueQuantity.Value != typed[0].ValueQuantity.Value {
+		t.Fatalf("pkbgo-searchset disagrees with pkbgo: %d observations, %v", len(single), err)
+	}
 	untyped, err := decodeMap(data)
 	if err != nil {
 		t.Fatalf("map: %v", err)
@@ -260,6 +277,17 @@ func BenchmarkDecodeObservationBundle(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			obs, err := decodePKBGo(data)
+			if err != nil || len(obs) != entries {
+				b.Fatalf("got %d observations, err %v", len(obs), err)
+			}
+		}
+	})
+
+	b.Run("impl=pkbgo-searchset", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		for b.Loop() {
+			obs, err := decodeSearchSet(data)
 			if err != nil || len(obs) != entries {
 				b.Fatalf("got %d observations, err %v", len(obs), err)
 			}

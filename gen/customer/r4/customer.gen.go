@@ -169,7 +169,7 @@ type TransactionParams struct {
 
 // SearchParams defines parameters for Search.
 type SearchParams struct {
-	// ID Logical id of the resource; several ids separated by commas are OR-ed.
+	// ID Logical id of the resource. FHIR lets a comma OR several ids; PKB does not document that for the Customer endpoint, so the x-fhir-search rule allows one (ASSUMPTION).
 	ID *ID `form:"_id,omitempty" json:"_id,omitempty"`
 
 	// LastUpdated When the resource last changed (`meta.lastUpdated`), with an optional prefix, e.g.
