@@ -1,0 +1,301 @@
+package pkbtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pkbgo/pkb/authn"
+	"github.com/pkbgo/pkb/gen/access"
+)
+
+// Simulator is an offline PKB: the four token endpoints of [AuthServer] plus
+// every endpoint family of the OpenAPI documents in api/openapi, served from
+// memory on one loopback HTTP server. Every request is checked against those
+// documents before it reaches a handler, so the simulator doubles as a
+// contract test of any client talking to it. It is an http.Handler, safe for
+// concurrent use.
+//
+// Mount points (relative to [Simulator.URL]):
+//
+//	/apiAuthorize.action, /apiToken.action,
+//	/api/oauth/token, /auth/realms/pkb/...   token endpoints (AuthServer)
+//	/fhir                                    Facade FHIR (STU3)
+//	/phr-fhir                                Messaging FHIR (STU3)
+//	/json                                    custom REST API
+//	/aggregated/fhir                         Aggregated FHIR (R4)
+//	/customer/stu3, /customer/r4             Customer FHIR, one per version
+type Simulator struct {
+	auth     *AuthServer
+	log      *slog.Logger
+	pageSize int
+	seed     int64
+	validate validationMode
+	fams     map[access.Family]*family
+	handlers map[access.Family]map[string]handlerFunc
+	mux      *http.ServeMux
+
+	data    *simData
+	bundles atomic.Int64 // Bundle ids
+
+	mu       sync.Mutex
+	served   map[string]int
+	outcomes []MessageOutcome
+	faults   []*APIFault
+	srv      *http.Server
+	baseURL  string
+	closeErr error
+}
+
+var _ http.Handler = (*Simulator)(nil)
+
+// SimOption configures NewSimulator and NewServer.
+type SimOption func(*simSettings)
+
+type simSettings struct {
+	seed      int64
+	pageSize  int
+	logger    *slog.Logger
+	authOpts  []Option
+	validate  validationMode
+	noSeedVal bool
+}
+
+// validationMode says how much of each exchange is checked against the
+// OpenAPI documents; responses are only checked in the simulator's own tests
+// because validating large FHIR Bundles dominates the cost of a request.
+type validationMode int
+
+const (
+	validateRequests validationMode = iota
+	validateRequestsAndResponses
+)
+
+// DefaultSeed is the seed of the synthetic data when WithSeed is not given,
+// so that two simulators built without options hold identical data.
+const DefaultSeed int64 = 20240101
+
+// DefaultPageSize is the search page size when a request has no _count and
+// WithPageSize is not given. The Aggregated endpoint never pages by more than
+// 10 (PKB's documented maximum).
+const DefaultPageSize = 20
+
+// WithSeed makes the generated synthetic data (names, values, dates and ids of
+// everything but the exported Seed* resources) a function of seed.
+func WithSeed(seed int64) SimOption { return func(s *simSettings) { s.seed = seed } }
+
+// WithPageSize sets the default search page size (used when a request has no
+// _count); small sizes make paging easy to exercise.
+func WithPageSize(n int) SimOption {
+	return func(s *simSettings) {
+		if n > 0 {
+			s.pageSize = n
+		}
+	}
+}
+
+// WithLogger sets where the simulator logs one line per API request (method,
+// route template, status, duration; never URLs, which carry NHS numbers).
+func WithLogger(l *slog.Logger) SimOption { return func(s *simSettings) { s.logger = l } }
+
+// WithAuthOptions passes options to the embedded AuthServer, e.g. extra
+// clients or token lifespans.
+func WithAuthOptions(opts ...Option) SimOption {
+	return func(s *simSettings) { s.authOpts = append(s.authOpts, opts...) }
+}
+
+// WithResponseValidation also checks every FHIR and JSON response against the
+// OpenAPI documents and turns a violation into a 500, so that tests of the
+// simulator catch it producing something the contract does not allow. It
+// makes large searches several times slower.
+func WithResponseValidation() SimOption {
+	return func(s *simSettings) { s.validate = validateRequestsAndResponses }
+}
+
+// NewSimulator loads the OpenAPI documents (once per process), seeds the
+// synthetic data and returns a simulator that is not yet listening: call
+// Start, or mount it as an http.Handler.
+func NewSimulator(opts ...SimOption) (*Simulator, error) {
+	st := simSettings{seed: DefaultSeed, pageSize: DefaultPageSize}
+	for _, o := range opts {
+		o(&st)
+	}
+	if st.logger == nil {
+		st.logger = slog.New(slog.DiscardHandler)
+	}
+	fams, err := loadFamilies()
+	if err != nil {
+		return nil, err
+	}
+	s := &Simulator{
+		auth:     NewAuthServer(st.authOpts...),
+		log:      st.logger,
+		pageSize: st.pageSize,
+		seed:     st.seed,
+		validate: st.validate,
+		fams:     fams,
+		mux:      http.NewServeMux(),
+		served:   map[string]int{},
+	}
+	s.handlers = s.routes()
+	for _, op := range access.Operations {
+		if s.handlers[op.Family][op.ID] == nil {
+			return nil, fmt.Errorf("pkbtest: no simulator handler for %s.%s", op.Family, op.ID)
+		}
+	}
+	s.data = seed(st.seed)
+	s.auth.Routes(s.mux)
+	for _, f := range fams {
+		s.mux.Handle(f.prefix+"/", s.familyHandler(f))
+	}
+	return s, nil
+}
+
+// NewServer starts a simulator on 127.0.0.1 with a free port, like
+// httptest.NewServer, and closes it when the test ends.
+func NewServer(t testing.TB, opts ...SimOption) *Simulator {
+	t.Helper()
+	s, err := NewSimulator(opts...)
+	if err != nil {
+		t.Fatalf("pkbtest: %v", err)
+	}
+	if err := s.Start(""); err != nil {
+		t.Fatalf("pkbtest: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// Start listens on addr ("127.0.0.1:0" when empty: a free loopback port)
+// and serves in the background until Close.
+func (s *Simulator) Start(addr string) error {
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.srv != nil {
+		return errors.New("pkbtest: simulator already started")
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("pkbtest: listen on %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
+	s.srv = srv
+	s.baseURL = "http://" + l.Addr().String()
+	s.auth.mu.Lock()
+	s.auth.baseURL = s.baseURL
+	s.auth.mu.Unlock()
+	go func() {
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("pkbtest: serve", "err", err)
+		}
+	}()
+	return nil
+}
+
+// Close stops the server started by Start, dropping open connections.
+func (s *Simulator) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.srv == nil {
+		return s.closeErr
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := s.srv.Shutdown(ctx); err != nil {
+		s.closeErr = s.srv.Close()
+	}
+	s.srv = nil
+	return s.closeErr
+}
+
+// URL is the base URL, e.g. http://127.0.0.1:43210 ("" before Start).
+func (s *Simulator) URL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.baseURL
+}
+
+// Environment points every URL of an authn.Environment at the simulator, for
+// authn's constructors and wrappers.WithEnvironment. CustomerHost is empty
+// because the simulator serves customer endpoints under paths, not
+// sub-domains: use CustomerURL instead of Environment.CustomerURL.
+func (s *Simulator) Environment() authn.Environment {
+	u := s.URL()
+	return authn.Environment{
+		Name:             "pkbtest",
+		UserAuthorizeURL: u + string(EndpointAuthorize),
+		UserTokenURL:     u + string(EndpointUserToken),
+		SystemTokenURL:   u + string(EndpointSystemToken),
+		CustomerTokenURL: u + string(EndpointCustomerToken),
+		FacadeURL:        u + prefixFacade,
+		MessagingURL:     u + prefixMessaging,
+		RESTURL:          u + prefixREST,
+		AggregatedURL:    u + prefixAggregated,
+	}
+}
+
+// CustomerURL is the base URL of the Customer FHIR endpoint of one FHIR
+// version, "stu3" or "r4" (case-insensitive); anything else gives "".
+func (s *Simulator) CustomerURL(fhirVersion string) string {
+	switch strings.ToLower(fhirVersion) {
+	case "stu3":
+		return s.URL() + prefixCustomerSTU3
+	case "r4":
+		return s.URL() + prefixCustomerR4
+	}
+	return ""
+}
+
+// Auth is the embedded authorization server, for revoking or expiring
+// tokens, changing the approval, or injecting token-endpoint faults.
+func (s *Simulator) Auth() *AuthServer { return s.auth }
+
+// IssueTetheredRefreshToken does what a Team Coordinator does in PKB's web UI
+// for the seeded Tethered-Token client (DefaultTetheredClientID), acting as
+// DefaultCoordinatorID.
+func (s *Simulator) IssueTetheredRefreshToken() (string, error) {
+	return s.auth.IssueTetheredRefreshToken(DefaultTetheredClientID, DefaultCoordinatorID)
+}
+
+// ServedOperations counts, per "family.operationId" (e.g.
+// "facade.searchObservation"), the requests that passed authentication,
+// access control and validation and reached the operation's handler.
+func (s *Simulator) ServedOperations() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.served)
+}
+
+// ServeHTTP serves the token endpoints and every endpoint family.
+func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mux.ServeHTTP(w, r)
+}
+
+// Browse plays the user's browser for a User Client login: it opens authURL
+// (from authn's AuthCodeURL or LoginLoopback) and follows the redirect back
+// to the application's loopback callback. The simulated user approves as
+// the auth server's Approval says. Pass it as the open function of
+// authn.LoginLoopback.
+func (s *Simulator) Browse(authURL string) error {
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Get(authURL)
+	if err != nil {
+		return fmt.Errorf("pkbtest: browse: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("pkbtest: browse: callback answered %s", resp.Status)
+	}
+	return nil
+}

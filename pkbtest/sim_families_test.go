@@ -1,0 +1,410 @@
+package pkbtest_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/oapi-codegen/runtime/types"
+
+	"github.com/pkbgo/pkb/gen/aggregated"
+	customerr4 "github.com/pkbgo/pkb/gen/customer/r4"
+	customerstu3 "github.com/pkbgo/pkb/gen/customer/stu3"
+	"github.com/pkbgo/pkb/gen/facade"
+	"github.com/pkbgo/pkb/gen/messaging"
+	"github.com/pkbgo/pkb/gen/restapi"
+	"github.com/pkbgo/pkb/pkbtest"
+)
+
+func newPatient(nhs, given, extra string) string {
+	return `{"resourceType":"Patient","identifier":[{"system":"` + nhsSystem + `","value":"` + nhs + `"}],
+		"name":[{"family":"Testpatient","given":["` + given + `"]}],"birthDate":"1985-05-05","gender":"female",
+		"telecom":[{"system":"email","value":"` + strings.ToLower(given) + `@example.invalid"}]` + extra + `}`
+}
+
+// TestMessaging creates and updates patients through both $process-message
+// forms and checks PKB's validation rules.
+func TestMessaging(t *testing.T) {
+	s := newSim(t)
+	sc := systemClient(t, s)
+	mc := sc.Messaging
+	c := ctx(t)
+
+	const nhs = "9990001014" // valid checksum, not seeded
+	m := ok(t)(mc.PatientProcessMessageWithBodyWithResponse(c, fhirJSON, body(newPatient(nhs, "Quinn",
+		`,"extension":[{"url":"`+pkbtest.ExtTeamAlias+`","valueString":"`+pkbtest.SeedTeamAlias+`"},{"url":"`+pkbtest.ExtTeamAlias+`","valueString":"`+pkbtest.SeedSecondTeamAlias+`"}]`))))
+	id, _ := get(m, "id").(string)
+	if get(m, "resourceType") != "Patient" || id == "" {
+		t.Fatalf("$process-message = %v", m)
+	}
+	m = ok(t)(mc.PatientProcessMessageWithBodyWithResponse(c, fhirJSON, body(newPatient(nhs, "Quincy", ""))))
+	if get(m, "id") != id || get(list(m, "name")[0], "given").([]any)[0] != "Quincy" {
+		t.Errorf("update did not update patient %s: %v", id, m)
+	}
+	m = ok(t)(sc.Facade.SearchPatientWithResponse(c, &facade.SearchPatientParams{Identifier: nhsSystem + "|" + nhs}))
+	if len(entries(m)) != 1 {
+		t.Errorf("the created patient is not on the Facade: %v", m)
+	}
+
+	for name, tc := range map[string]struct{ body, want string }{
+		"missing fields": {`{"resourceType":"Patient","name":[{"family":"Testpatient"}]}`, "given"},
+		"bad NHS number": {newPatient("9990001015", "Ray", ""), "Modulus 11"},
+		"alias without default team": {newPatient("9990001022", "Ray", `,"extension":[{"url":"`+pkbtest.ExtTeamAlias+`","valueString":"`+pkbtest.SeedSecondTeamAlias+`"}]`),
+			pkbtest.SeedTeamAlias},
+		"unknown alias":      {newPatient("9990001022", "Ray", `,"extension":[{"url":"`+pkbtest.ExtTeamAlias+`","valueString":"nope"}]`), "nope"},
+		"not even a Patient": {`{"resourceType":"Patient","name":"x"}`, "name"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			oo := expect(t, http.StatusBadRequest)(mc.PatientProcessMessageWithBodyWithResponse(c, fhirJSON, body(tc.body)))
+			if !strings.Contains(diagnostics(oo), tc.want) {
+				t.Errorf("diagnostics %q do not mention %q", diagnostics(oo), tc.want)
+			}
+		})
+	}
+
+	msg := func(ident string) string {
+		return `{"resourceType":"Bundle","type":"message","identifier":{"system":"urn:ietf:rfc:3986","value":"` + ident + `"},"entry":[
+			{"fullUrl":"urn:uuid:h1","resource":{"resourceType":"MessageHeader","id":"h1","timestamp":"2025-01-01T00:00:00Z",
+			 "event":{"system":"http://fhir.patientsknowbest.com/codesystem/message-event","code":"create-or-update-patient"},
+			 "source":{"endpoint":"https://client.example.invalid/$process-message"},"focus":[{"reference":"urn:uuid:p1"}]}},
+			{"fullUrl":"urn:uuid:p1","resource":` + strings.Replace(newPatient("9990001030", "Sky", ""), `"resourceType":"Patient",`,
+			`"resourceType":"Patient","meta":{"tag":[{"system":"`+pkbtest.SystemODSCode+`","code":"`+pkbtest.SeedOrgODSCode+`"}]},`, 1) + `}]}`
+	}
+	r, err := mc.ProcessMessageAsyncWithBodyWithResponse(c, &messaging.ProcessMessageAsyncParams{Async: true}, fhirJSON, body(msg("urn:uuid:11111111-1111-4111-8111-111111111111")))
+	if err != nil || r.StatusCode() != http.StatusAccepted || len(r.Body) != 0 {
+		t.Fatalf("async $process-message: %v %v %q", err, r, r.Body)
+	}
+	oo := expect(t, http.StatusBadRequest)(mc.ProcessMessageAsyncWithBodyWithResponse(c, &messaging.ProcessMessageAsyncParams{Async: true}, fhirJSON, body(msg("urn:uuid:11111111-1111-4111-8111-111111111111"))))
+	if !strings.Contains(diagnostics(oo), "already received") {
+		t.Errorf("duplicate message: %v", oo)
+	}
+	outs := s.MessageOutcomes()
+	if len(outs) != 1 || outs[0].Code != "ok" || outs[0].PatientID == "" {
+		t.Errorf("MessageOutcomes = %+v", outs)
+	}
+}
+
+func resourceBody(typ, id, extra string) string {
+	s := `{"resourceType":"` + typ + `"`
+	if id != "" {
+		s += `,"id":"` + id + `"`
+	}
+	return s + extra + `}`
+}
+
+// TestCustomerR4 runs every Customer interaction on the R4 endpoint.
+func TestCustomerR4(t *testing.T) {
+	s := newSim(t)
+	cc := customerClient(t, s, "r4").CustomerR4
+	c := ctx(t)
+	ok(t)(cc.CapabilitiesWithResponse(c))
+
+	created, err := cc.CreateWithBodyWithResponse(c, "Patient", &customerr4.CreateParams{}, fhirJSON,
+		body(resourceBody("Patient", "", `,"identifier":[{"system":"https://example.invalid/mrn","value":"A1"}],"name":[{"family":"Testpatient","given":["Uma"]}],"managingOrganization":{"reference":"Organization/`+pkbtest.SeedOrgPublicID+`"}`)))
+	m := want(t, created, err, http.StatusCreated)
+	id := get(m, "id").(string)
+	if loc := created.HTTPResponse.Header.Get("Location"); !strings.HasSuffix(loc, "/Patient/"+id+"/_history/1") || created.HTTPResponse.Header.Get("ETag") != `W/"1"` {
+		t.Errorf("create headers: Location %q ETag %q", loc, created.HTTPResponse.Header.Get("ETag"))
+	}
+	// Conditional create finds the existing one.
+	again, err := cc.CreateWithBodyWithResponse(c, "Patient", &customerr4.CreateParams{IfNoneExist: ptr("identifier=https://example.invalid/mrn|A1")}, fhirJSON, body(resourceBody("Patient", "", "")))
+	if get(want(t, again, err, http.StatusOK), "id") != id {
+		t.Error("conditional create made a second patient")
+	}
+	ok(t)(cc.ReadWithResponse(c, "Patient", id, &customerr4.ReadParams{}))
+	upd := resourceBody("Patient", id, `,"identifier":[{"system":"https://example.invalid/mrn","value":"A1"}],"name":[{"family":"Testpatient","given":["Uma","Lou"]}]`)
+	ok(t)(cc.UpdateWithBodyWithResponse(c, "Patient", id, &customerr4.UpdateParams{IfMatch: ptr(`W/"1"`)}, fhirJSON, body(upd)))
+	expect(t, http.StatusPreconditionFailed)(cc.UpdateWithBodyWithResponse(c, "Patient", id, &customerr4.UpdateParams{IfMatch: ptr(`W/"1"`)}, fhirJSON, body(upd)))
+	expect(t, http.StatusBadRequest)(cc.UpdateWithBodyWithResponse(c, "Patient", id, &customerr4.UpdateParams{}, fhirJSON, body(resourceBody("Patient", "other", ""))))
+	m = ok(t)(cc.VreadWithResponse(c, "Patient", id, "1"))
+	if len(list(m, "name")[0].(obj)["given"].([]any)) != 1 {
+		t.Errorf("vread 1 returned the new version: %v", m)
+	}
+	m = ok(t)(cc.SearchWithResponse(c, "Patient", &customerr4.SearchParams{Count: ptr[int32](5)}, func(_ context.Context, r *http.Request) error {
+		q := r.URL.Query()
+		q.Set("identifier", "https://example.invalid/mrn|A1")
+		r.URL.RawQuery = q.Encode()
+		return nil
+	}))
+	if len(entries(m)) != 1 {
+		t.Errorf("search by identifier = %v", m)
+	}
+	form := url.Values{"_id": {id}, "name": {"uma"}}
+	m = ok(t)(cc.SearchPostWithBodyWithResponse(c, "Patient", "application/x-www-form-urlencoded", strings.NewReader(form.Encode())))
+	if len(entries(m)) != 1 {
+		t.Errorf("POST _search = %v", m)
+	}
+	expect(t, http.StatusBadRequest)(cc.SearchPostWithBodyWithResponse(c, "Patient", "application/x-www-form-urlencoded", strings.NewReader("bogus=1")))
+	m = ok(t)(cc.HistoryInstanceWithResponse(c, "Patient", id, &customerr4.HistoryInstanceParams{}))
+	if get(m, "type") != "history" || len(list(m, "entry")) != 2 {
+		t.Errorf("history = %v", m)
+	}
+	ok(t)(cc.HistoryTypeWithResponse(c, "Patient", &customerr4.HistoryTypeParams{}))
+	ok(t)(cc.DeleteWithResponse(c, "Patient", id, &customerr4.DeleteParams{}))
+	expect(t, http.StatusGone)(cc.ReadWithResponse(c, "Patient", id, &customerr4.ReadParams{}))
+	expect(t, http.StatusNotFound)(cc.ReadWithResponse(c, "Nonsense", "1", &customerr4.ReadParams{}))
+
+	// A transaction resolves urn:uuid references; a failing one stores nothing.
+	tx := `{"resourceType":"Bundle","type":"transaction","entry":[
+		{"fullUrl":"urn:uuid:aaaaaaaa-0000-4000-8000-000000000001","resource":{"resourceType":"Patient","name":[{"family":"Testpatient","given":["Vic"]}]},"request":{"method":"POST","url":"Patient"}},
+		{"resource":{"resourceType":"Observation","status":"final","code":{"text":"blood pressure"},"subject":{"reference":"urn:uuid:aaaaaaaa-0000-4000-8000-000000000001"}},"request":{"method":"POST","url":"Observation"}}]}`
+	m = ok(t)(cc.TransactionWithBodyWithResponse(c, &customerr4.TransactionParams{}, fhirJSON, body(tx)))
+	es := list(m, "entry")
+	if get(m, "type") != "transaction-response" || len(es) != 2 {
+		t.Fatalf("transaction = %v", m)
+	}
+	pid := get(es[0], "resource", "id").(string)
+	if get(es[1], "resource", "subject", "reference") != "Patient/"+pid {
+		t.Errorf("the urn:uuid reference was not rewritten: %v", get(es[1], "resource"))
+	}
+	bad := strings.Replace(tx, `"url":"Observation"`, `"url":"Observation/x/y"`, 1)
+	expect(t, http.StatusBadRequest)(cc.TransactionWithBodyWithResponse(c, &customerr4.TransactionParams{}, fhirJSON, body(bad)))
+
+	// Upstream data shows on the Aggregated endpoint.
+	ag := customerClient(t, s, "r4").Aggregated
+	m = ok(t)(ag.SearchObservationWithResponse(c, &aggregated.SearchObservationParams{CodeText: ptr("blood pressure")}))
+	found := false
+	for _, o := range entries(m) {
+		if get(o, "subject", "reference") == "Patient/"+pid {
+			found = true
+		}
+	}
+	if !found && nextLink(m) == "" {
+		t.Errorf("the posted Observation is not aggregated")
+	}
+}
+
+// TestCustomerSTU3 runs every Customer interaction on the STU3 endpoint.
+func TestCustomerSTU3(t *testing.T) {
+	s := newSim(t)
+	cc := customerClient(t, s, "stu3").CustomerSTU3
+	c := ctx(t)
+	m := ok(t)(cc.CapabilitiesWithResponse(c))
+	if get(m, "fhirVersion") != "3.0.2" {
+		t.Errorf("STU3 metadata = %v", get(m, "fhirVersion"))
+	}
+	m = expect(t, http.StatusCreated)(cc.CreateWithBodyWithResponse(c, "Observation", &customerstu3.CreateParams{}, fhirJSON,
+		body(resourceBody("Observation", "", `,"status":"final","code":{"text":"weight"}`))))
+	id := get(m, "id").(string)
+	ok(t)(cc.ReadWithResponse(c, "Observation", id, &customerstu3.ReadParams{}))
+	ok(t)(cc.UpdateWithBodyWithResponse(c, "Observation", id, &customerstu3.UpdateParams{}, fhirJSON, body(resourceBody("Observation", id, `,"status":"amended","code":{"text":"weight"}`))))
+	ok(t)(cc.VreadWithResponse(c, "Observation", id, "2"))
+	ok(t)(cc.SearchWithResponse(c, "Observation", &customerstu3.SearchParams{ID: ptr(id)}))
+	ok(t)(cc.SearchPostWithBodyWithResponse(c, "Observation", "application/x-www-form-urlencoded", strings.NewReader("status=amended")))
+	ok(t)(cc.HistoryInstanceWithResponse(c, "Observation", id, &customerstu3.HistoryInstanceParams{}))
+	ok(t)(cc.HistoryTypeWithResponse(c, "Observation", &customerstu3.HistoryTypeParams{}))
+	ok(t)(cc.TransactionWithBodyWithResponse(c, &customerstu3.TransactionParams{}, fhirJSON, body(`{"resourceType":"Bundle","type":"batch","entry":[
+		{"request":{"method":"GET","url":"Observation/`+id+`"}},{"request":{"method":"DELETE","url":"Observation/`+id+`"}}]}`)))
+	r, err := cc.DeleteWithResponse(c, "Observation", id, &customerstu3.DeleteParams{})
+	want(t, r, err, http.StatusOK)
+	// An R4-only type does not exist in STU3.
+	expect(t, http.StatusNotFound)(cc.SearchWithResponse(c, "ServiceRequest", &customerstu3.SearchParams{}))
+}
+
+// TestFhirgateBundles posts PKB's fhirgate bundles to the Customer R4
+// endpoint as batches, then finds their patients on the Aggregated endpoint.
+func TestFhirgateBundles(t *testing.T) {
+	s := newSim(t)
+	cs := customerClient(t, s, "r4")
+	c := ctx(t)
+	bundles := pkbtest.FhirgateBundles()
+	if len(bundles) != 10 {
+		t.Fatalf("%d fhirgate bundles, want 10", len(bundles))
+	}
+	for _, b := range bundles {
+		t.Run(b.Name, func(t *testing.T) {
+			m := ok(t)(cs.CustomerR4.TransactionWithBodyWithResponse(c, &customerr4.TransactionParams{}, fhirJSON, strings.NewReader(string(b.JSON))))
+			if get(m, "type") != "batch-response" {
+				t.Fatalf("response = %v", m)
+			}
+			for i, e := range list(m, "entry") {
+				if st, _ := get(e, "response", "status").(string); !strings.HasPrefix(st, "201") {
+					t.Errorf("entry %d: %v", i, get(e, "response"))
+				}
+			}
+		})
+	}
+	m := ok(t)(cs.CustomerR4.ReadWithResponse(c, "Patient", "8c455d7a-fe6b-4e4f-9144-66fbc945b5de", &customerr4.ReadParams{}))
+	if get(list(m, "name")[0], "family") != "Walker" {
+		t.Errorf("Carol Walker = %v", m)
+	}
+	m = ok(t)(cs.Aggregated.ReadPatientWithResponse(c, "8c455d7a-fe6b-4e4f-9144-66fbc945b5de"))
+	if get(m, "id") == nil {
+		t.Errorf("fhirgate patient not aggregated: %v", m)
+	}
+}
+
+// TestAggregated covers every Aggregated operation, chained searches and
+// PKB's paging rules (_count ≤ 10, follow next links).
+func TestAggregated(t *testing.T) {
+	s := newSim(t)
+	ag := customerClient(t, s, "r4").Aggregated
+	c := ctx(t)
+	nhs := nhsSystem + "|" + pkbtest.SeedPatientNHSNumber
+	ok(t)(ag.CapabilitiesWithResponse(c))
+
+	m := ok(t)(ag.SearchPatientWithResponse(c, &aggregated.SearchPatientParams{Identifier: ptr(nhs)}))
+	if pats := entries(m); len(pats) != 1 || get(pats[0], "id") != pkbtest.SeedPatientID {
+		t.Fatalf("Patient by NHS number = %v", m)
+	}
+	m = ok(t)(ag.SearchPatientWithResponse(c, &aggregated.SearchPatientParams{Identifier: ptr(pkbtest.SystemAggregatedPublicID + "|" + pkbtest.SeedPatientID)}))
+	if len(entries(m)) != 1 {
+		t.Errorf("Patient by public id = %v", m)
+	}
+	ok(t)(ag.ReadPatientWithResponse(c, pkbtest.SeedPatientID))
+
+	type search func() (any, error)
+	firstID := map[string]string{}
+	for typ, call := range map[string]search{
+		"Appointment": func() (any, error) {
+			return ag.SearchAppointmentWithResponse(c, &aggregated.SearchAppointmentParams{ActorPatientIdentifier: ptr(nhs), Date: []string{"ge2024-01-10"}})
+		},
+		"AllergyIntolerance": func() (any, error) {
+			return ag.SearchAllergyIntoleranceWithResponse(c, &aggregated.SearchAllergyIntoleranceParams{PatientPatientIdentifier: ptr(nhs)})
+		},
+		"Condition": func() (any, error) {
+			return ag.SearchConditionWithResponse(c, &aggregated.SearchConditionParams{SubjectPatientIdentifier: ptr(nhs)})
+		},
+		"Encounter": func() (any, error) {
+			return ag.SearchEncounterWithResponse(c, &aggregated.SearchEncounterParams{SubjectPatientIdentifier: ptr(nhs), Date: []string{"ge2024", "lt2025"}})
+		},
+		"MedicationStatement": func() (any, error) {
+			return ag.SearchMedicationStatementWithResponse(c, &aggregated.SearchMedicationStatementParams{SubjectPatientIdentifier: ptr(nhs)})
+		},
+		"MedicationRequest": func() (any, error) {
+			return ag.SearchMedicationRequestWithResponse(c, &aggregated.SearchMedicationRequestParams{SubjectPatientIdentifier: ptr(nhs)})
+		},
+		"Observation": func() (any, error) {
+			return ag.SearchObservationWithResponse(c, &aggregated.SearchObservationParams{SubjectPatientIdentifier: ptr(nhs), CodeText: ptr("blood pressure")})
+		},
+		"QuestionnaireResponse": func() (any, error) {
+			return ag.SearchQuestionnaireResponseWithResponse(c, &aggregated.SearchQuestionnaireResponseParams{BasedOnServiceRequestIdentifier: ptr(pkbtest.SeedServiceRequestIdentifier), Count: ptr[int32](10)})
+		},
+	} {
+		r, err := call()
+		m := want(t, r, err, http.StatusOK)
+		es := entries(m)
+		if len(es) == 0 {
+			t.Errorf("%s search found nothing", typ)
+			continue
+		}
+		for _, e := range es {
+			if get(e, "resourceType") != typ {
+				t.Errorf("%s search returned %v", typ, get(e, "resourceType"))
+			}
+			if typ == "Observation" && !strings.Contains(fmt.Sprint(get(e, "code", "text")), "blood pressure") {
+				t.Errorf("code:text let %v through", get(e, "code", "text"))
+			}
+		}
+		firstID[typ] = get(es[0], "id").(string)
+	}
+	ok(t)(ag.ReadAppointmentWithResponse(c, firstID["Appointment"]))
+	ok(t)(ag.ReadAllergyIntoleranceWithResponse(c, firstID["AllergyIntolerance"]))
+	ok(t)(ag.ReadConditionWithResponse(c, firstID["Condition"]))
+	ok(t)(ag.ReadEncounterWithResponse(c, firstID["Encounter"]))
+	ok(t)(ag.ReadMedicationStatementWithResponse(c, firstID["MedicationStatement"]))
+	ok(t)(ag.ReadMedicationRequestWithResponse(c, firstID["MedicationRequest"]))
+	ok(t)(ag.ReadObservationWithResponse(c, firstID["Observation"]))
+	ok(t)(ag.ReadQuestionnaireResponseWithResponse(c, firstID["QuestionnaireResponse"]))
+	expect(t, http.StatusNotFound)(ag.ReadObservationWithResponse(c, "no-such-id"))
+
+	// Paging: at most 10 per page, next links followed exactly.
+	expect(t, http.StatusBadRequest)(ag.SearchObservationWithResponse(c, &aggregated.SearchObservationParams{SubjectPatientIdentifier: ptr(nhs), Count: ptr[int32](11)}))
+	seen := map[string]bool{}
+	params := &aggregated.SearchObservationParams{SubjectPatientIdentifier: ptr(nhs), Count: ptr[int32](10)}
+	m = ok(t)(ag.SearchObservationWithResponse(c, params))
+	total := int(get(m, "total").(float64))
+	for pages := 1; ; pages++ {
+		if n := len(entries(m)); n > 10 {
+			t.Fatalf("page of %d", n)
+		}
+		for _, e := range entries(m) {
+			seen[get(e, "id").(string)] = true
+		}
+		next := nextLink(m)
+		if next == "" {
+			if pages < 3 {
+				t.Errorf("only %d pages for %d results", pages, total)
+			}
+			break
+		}
+		m = ok(t)(ag.SearchObservationWithResponse(c, params, follow(next)))
+	}
+	if len(seen) != total || total < 20 {
+		t.Errorf("paged through %d distinct of total %d", len(seen), total)
+	}
+
+	team := types.UUID{}
+	_ = team.UnmarshalText([]byte(pkbtest.SeedTeamID))
+	m = ok(t)(ag.SendQuestionnaireRequestWithBodyWithResponse(c, pkbtest.SeedAggregatedQuestionnaireID, &aggregated.SendQuestionnaireRequestParams{TeamID: team}, fhirJSON,
+		body(`{"resourceType":"Parameters","parameter":[{"name":"target","valueReference":{"reference":"`+alice+`"}},{"name":"notificationFlag","valueCode":"false"}]}`)))
+	if len(param(m, "serviceRequest")) != 1 {
+		t.Errorf("$send-questionnaire-request = %v", m)
+	}
+	oo := expect(t, http.StatusBadRequest)(ag.SendQuestionnaireRequestWithBodyWithResponse(c, pkbtest.SeedAggregatedQuestionnaireID, &aggregated.SendQuestionnaireRequestParams{TeamID: team}, fhirJSON,
+		body(`{"resourceType":"Parameters","parameter":[{"name":"target","valueReference":{"reference":"`+alice+`"}}]}`)))
+	if !strings.Contains(diagnostics(oo), "notificationFlag") {
+		t.Errorf("missing notificationFlag: %v", oo)
+	}
+	other := types.UUID{}
+	_ = other.UnmarshalText([]byte(pkbtest.SeedOrgPublicID))
+	expect(t, http.StatusForbidden)(ag.SendQuestionnaireRequestWithBodyWithResponse(c, pkbtest.SeedAggregatedQuestionnaireID, &aggregated.SendQuestionnaireRequestParams{TeamID: other}, fhirJSON,
+		body(`{"resourceType":"Parameters","parameter":[{"name":"target","valueReference":{"reference":"`+alice+`"}},{"name":"notificationFlag","valueCode":"true"}]}`)))
+}
+
+// TestRESTAPI covers the REST API as a patient, a clinician and a tethered
+// (SITE) client.
+func TestRESTAPI(t *testing.T) {
+	s := newSim(t)
+	c := ctx(t)
+	pat := userClient(t, s, "PATIENT").REST
+	m := ok(t)(pat.GetSelfWithResponse(c))
+	if get(m, "id") != pkbtest.SeedPatientRESTID || get(m, "userType") != "PATIENT" {
+		t.Errorf("users/self = %v", m)
+	}
+	r, err := pat.ListMeasurementApiRefsWithResponse(c)
+	if err != nil || r.JSON200 == nil || len(*r.JSON200) == 0 {
+		t.Fatalf("apiRefs: %v %v", err, r)
+	}
+	ref := *(*r.JSON200)[0].Ref
+	cm, err := pat.CreateMeasurementWithResponse(c, restapi.Measurement{APIRef: ptr(ref), Value: ptr("72.5")})
+	m = want(t, cm, err, http.StatusOK)
+	if get(m, "id") == nil {
+		t.Errorf("created measurement = %v", m)
+	}
+	expect(t, http.StatusBadRequest)(pat.CreateMeasurementWithResponse(c, restapi.Measurement{APIRef: ptr("NOPE"), Value: ptr("1")}))
+	bt, err := pat.ListMeasurementsByTypeWithResponse(c, ref)
+	if err != nil || bt.JSON200 == nil || len(*bt.JSON200) < 2 {
+		t.Errorf("byType: %v %v", err, bt)
+	}
+	lm, err := pat.ListMeasurementsWithResponse(c, &restapi.ListMeasurementsParams{APIRefs: []string{ref, "HEART_RATE"}})
+	if err != nil || lm.JSON200 == nil || len(*lm.JSON200) <= len(*bt.JSON200) {
+		t.Errorf("v2-beta measurements: %v %v", err, lm)
+	}
+
+	clin := userClient(t, s, "CLINICIAN").REST
+	pm, err := clin.ListPatientMeasurementsWithResponse(c, pkbtest.SeedPatientRESTID, &restapi.ListPatientMeasurementsParams{APIRefs: []string{ref}})
+	if err != nil || pm.JSON200 == nil || len(*pm.JSON200) != len(*bt.JSON200) {
+		t.Errorf("clinician view: %v %v", err, pm)
+	}
+	ok(t)(clin.CreateRecordAccessTokenWithResponse(c, pkbtest.SeedPatientRESTID))
+
+	teth := tetheredClient(t, s).REST
+	m = ok(t)(teth.GetSelfWithResponse(c))
+	if get(m, "userType") != "TEAMCOORD" {
+		t.Errorf("tethered users/self = %v", m)
+	}
+	m = ok(t)(teth.GetUserByNhsNumberWithResponse(c, pkbtest.SeedPatientNHSNumber))
+	if get(m, "id") != pkbtest.SeedPatientRESTID {
+		t.Errorf("byNationalId = %v", m)
+	}
+	expect(t, http.StatusNotFound)(teth.GetUserByNhsNumberWithResponse(c, "9990001014"))
+	m = ok(t)(teth.CreateRecordAccessTokenWithResponse(c, pkbtest.SeedPatientRESTID))
+	if len(fmt.Sprint(get(m, "invitationCode"))) != 10 {
+		t.Errorf("recordAccessToken = %v", m)
+	}
+	ok(t)(teth.ListPatientMeasurementsWithResponse(c, pkbtest.SeedPatientRESTID, &restapi.ListPatientMeasurementsParams{APIRefs: []string{ref}}))
+}
