@@ -308,8 +308,9 @@ func (d *doer) send(req *http.Request, op access.Operation, public bool) (*http.
 // fail wraps err so that it names the route template, not the URL: a
 // *url.Error from net/http would print the query, which carries identifiers.
 func (d *doer) fail(op access.Operation, req *http.Request, err error) *RequestError {
-	var ue *url.Error
-	if errors.As(err, &ue) {
+	// Only net/http's own wrapper is dropped; an error inside, such as an
+	// authn.TokenError with its hint, must survive.
+	if ue, ok := err.(*url.Error); ok {
 		err = ue.Err
 	}
 	return &RequestError{Method: req.Method, Route: op.Path, Err: err}

@@ -1,0 +1,459 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/pkbgo/pkb/authn"
+	"github.com/pkbgo/pkb/gen/access"
+	"github.com/pkbgo/pkb/gen/aggregated"
+	customerr4 "github.com/pkbgo/pkb/gen/customer/r4"
+	customerstu3 "github.com/pkbgo/pkb/gen/customer/stu3"
+	"github.com/pkbgo/pkb/gen/facade"
+	"github.com/pkbgo/pkb/gen/messaging"
+	"github.com/pkbgo/pkb/gen/restapi"
+	"github.com/pkbgo/pkb/wrappers"
+)
+
+// Environment variables.
+const (
+	envEnv          = "PKB_ENV"
+	envBaseURL      = "PKB_BASE_URL"
+	envClientType   = "PKB_CLIENT_TYPE"
+	envClientID     = "PKB_CLIENT_ID"
+	envClientSecret = "PKB_CLIENT_SECRET"
+	envOrgID        = "PKB_ORG_ID"
+	envCustomer     = "PKB_CUSTOMER"
+	envFHIRVersion  = "PKB_FHIR_VERSION"
+	envScope        = "PKB_SCOPE"
+	envTokenStore   = "PKB_TOKEN_STORE"
+	envRefreshToken = "PKB_REFRESH_TOKEN"
+)
+
+const defaultTimeout = 60 * time.Second
+
+// commonFlags are the flags of every command that talks to PKB.
+type commonFlags struct {
+	env, baseURL, clientType, clientID, orgID, customer string
+	fhirVersion, scope, tokenStore, family              string
+	json                                                bool
+	timeout                                             time.Duration
+}
+
+// newFlagSet returns a flag set whose errors are usage errors; usage is
+// the command's synopsis followed by its flags.
+func (c *cli) newFlagSet(name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet("pkb "+name, flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: pkb %s %s\n\nFlags:\n", name, synopsis)
+		fs.PrintDefaults()
+		fmt.Fprintln(fs.Output(), "\nEnvironment variables and exit statuses: run 'pkb help'.")
+	}
+	return fs
+}
+
+// addCommon registers the connection flags.
+func addCommon(fs *flag.FlagSet, cf *commonFlags) {
+	fs.StringVar(&cf.env, "env", "", "PKB environment: sandbox | uk-production ("+envEnv+", default sandbox)")
+	fs.StringVar(&cf.baseURL, "base-url", "", "use the 'pkb serve' simulator at this URL instead of PKB ("+envBaseURL+")")
+	fs.StringVar(&cf.clientType, "client-type", "", "client type: user | system | customer | tethered ("+envClientType+", default user)")
+	fs.StringVar(&cf.clientID, "client-id", "", "OAuth client id ("+envClientID+"); the secret is read from "+envClientSecret+" only")
+	fs.StringVar(&cf.orgID, "org-id", "", "System Client organisation public id ("+envOrgID+")")
+	fs.StringVar(&cf.customer, "customer", "", "Customer System Client's customer name ("+envCustomer+")")
+	fs.StringVar(&cf.fhirVersion, "fhir-version", "", "Customer endpoint FHIR version: r4 | stu3 ("+envFHIRVersion+", default r4)")
+	fs.StringVar(&cf.tokenStore, "token-store", "", "token file of user and tethered clients ("+envTokenStore+")")
+	fs.BoolVar(&cf.json, "json", false, "print JSON on stdout")
+	fs.DurationVar(&cf.timeout, "timeout", defaultTimeout, "give up after this long")
+}
+
+// addFamily registers --family, for commands that address one API.
+func addFamily(fs *flag.FlagSet, cf *commonFlags) {
+	fs.StringVar(&cf.family, "family", "", "API family: facade | messaging | customer-r4 | customer-stu3 | aggregated | restapi (default: the client type's FHIR API)")
+}
+
+// parseArgs parses flags that may be interspersed with positional
+// arguments ("pkb search Observation patient=x --json"); "--" ends flags.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			// The flag package has printed the problem and the usage.
+			return nil, &exitError{code: exitUsage, msg: err.Error(), silent: true}
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if len(args) > 0 && len(rest) < len(args) && args[len(args)-len(rest)-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+// settings is the resolved configuration: flags, else environment, else
+// defaults.
+type settings struct {
+	envName      string
+	env          authn.Environment
+	baseURL      string // simulator override, "" for PKB
+	clientType   authn.ClientType
+	clientID     string
+	secret       string
+	orgID        string
+	customer     string
+	fhirVersion  string
+	scope        string
+	tokenStore   string
+	refreshToken string
+	timeout      time.Duration
+}
+
+// pick returns the flag value if set, else the environment variable, and
+// whether it came from a flag.
+func (c *cli) pick(flagVal, env string) (string, bool) {
+	if flagVal != "" {
+		return flagVal, true
+	}
+	return strings.TrimSpace(c.getenv(env)), false
+}
+
+// badValue is a usage error for a flag and a configuration error for an
+// environment variable.
+func badValue(fromFlag bool, flagName, env, format string, args ...any) error {
+	if fromFlag {
+		return usageErrorf("--%s: "+format, append([]any{flagName}, args...)...)
+	}
+	return configErrorf("%s: "+format, append([]any{env}, args...)...)
+}
+
+var customerLabel = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// resolve builds the settings without any I/O.
+func (c *cli) resolve(cf *commonFlags) (*settings, error) {
+	s := &settings{secret: c.getenv(envClientSecret), refreshToken: strings.TrimSpace(c.getenv(envRefreshToken)), timeout: cf.timeout}
+	if s.timeout <= 0 {
+		s.timeout = defaultTimeout
+	}
+
+	name, fromFlag := c.pick(cf.env, envEnv)
+	switch strings.ToLower(name) {
+	case "", "sandbox":
+		s.envName, s.env = "sandbox", authn.Sandbox
+	case "uk-production", "production", "uk":
+		s.envName, s.env = "uk-production", authn.UKProduction
+	default:
+		return nil, badValue(fromFlag, "env", envEnv, "unknown environment %q (want sandbox or uk-production)", name)
+	}
+
+	if base, fromFlag := c.pick(cf.baseURL, envBaseURL); base != "" {
+		u, err := url.Parse(base)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			return nil, badValue(fromFlag, "base-url", envBaseURL, "%q is not an absolute http(s) URL without credentials, query or fragment", base)
+		}
+		// Client secrets and tokens go to this host: plain http only to
+		// loopback, as the wrappers require for API calls.
+		if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
+			return nil, badValue(fromFlag, "base-url", envBaseURL, "%q: plain http is allowed only to a loopback host; use https", base)
+		}
+		s.baseURL = strings.TrimRight(u.String(), "/")
+		s.envName = "local"
+		s.env = simEnvironment(s.baseURL)
+	}
+
+	ct, fromFlag := c.pick(cf.clientType, envClientType)
+	switch authn.ClientType(strings.ToLower(ct)) {
+	case "", authn.ClientUser:
+		s.clientType = authn.ClientUser
+	case authn.ClientSystem, authn.ClientCustomer, authn.ClientTethered:
+		s.clientType = authn.ClientType(strings.ToLower(ct))
+	default:
+		return nil, badValue(fromFlag, "client-type", envClientType, "unknown client type %q (want user, system, customer or tethered)", ct)
+	}
+
+	s.clientID, _ = c.pick(cf.clientID, envClientID)
+	s.orgID, _ = c.pick(cf.orgID, envOrgID)
+
+	var v string
+	v, fromFlag = c.pick(cf.fhirVersion, envFHIRVersion)
+	switch strings.ToLower(v) {
+	case "", "r4":
+		s.fhirVersion = "r4"
+	case "stu3":
+		s.fhirVersion = "stu3"
+	default:
+		return nil, badValue(fromFlag, "fhir-version", envFHIRVersion, "unknown FHIR version %q (want r4 or stu3)", v)
+	}
+
+	s.customer, fromFlag = c.pick(cf.customer, envCustomer)
+	if s.customer != "" && !customerLabel.MatchString(s.customer) {
+		return nil, badValue(fromFlag, "customer", envCustomer, "%q is not a lower-case DNS label", s.customer)
+	}
+
+	v, fromFlag = c.pick(cf.scope, envScope)
+	switch strings.ToUpper(v) {
+	case "":
+	case authn.ScopePatient, authn.ScopeClinician, authn.ScopeTeamCoord:
+		s.scope = strings.ToUpper(v)
+	default:
+		return nil, badValue(fromFlag, "scope", envScope, "unknown user type %q (want PATIENT, CLINICIAN or TEAMCOORD)", v)
+	}
+
+	s.tokenStore, _ = c.pick(cf.tokenStore, envTokenStore)
+	if s.tokenStore == "" && (s.clientType == authn.ClientUser || s.clientType == authn.ClientTethered) {
+		dir, err := os.UserConfigDir()
+		if err != nil {
+			return nil, configErrorf("cannot find a directory for the token store (%v): set %s", err, envTokenStore)
+		}
+		where := s.envName
+		if s.baseURL != "" {
+			u, _ := url.Parse(s.baseURL)
+			where = "local-" + u.Host
+		}
+		s.tokenStore = filepath.Join(dir, "pkb", "tokens", safeName(where+"-"+string(s.clientType)+"-"+s.clientID)+".json")
+	}
+	return s, nil
+}
+
+func isLoopbackHost(h string) bool {
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+func safeName(s string) string { return unsafeChars.ReplaceAllString(s, "_") }
+
+// customerURL is the Customer FHIR endpoint to use.
+func (s *settings) customerURL() (string, error) {
+	if s.baseURL != "" {
+		return simCustomerURL(s.baseURL, s.fhirVersion), nil
+	}
+	if s.customer == "" {
+		return "", missingEnv("customer name", envCustomer, "customer")
+	}
+	return s.env.CustomerURL(s.customer)
+}
+
+// session is a configured client: a token source and the API families its
+// wrapper exposes, each with the wrapper's choke-point doer.
+type session struct {
+	s        *settings
+	src      authn.Source
+	store    *authn.FileStore
+	families []family // the first FHIR family is the default for get/search
+}
+
+// httpDoer is the Do method every generated package's HttpRequestDoer has.
+type httpDoer interface {
+	Do(*http.Request) (*http.Response, error)
+}
+
+// family is one API of the session.
+type family struct {
+	id     access.Family
+	server string // base URL with a trailing slash, as the generated client uses it
+	doer   httpDoer
+	media  string // request body media type
+}
+
+func (c *cli) authnOptions() authn.Options {
+	return authn.Options{HTTPClient: c.httpClient}
+}
+
+func (c *cli) wrapperOptions(s *settings) []wrappers.Option {
+	opts := []wrappers.Option{wrappers.WithEnvironment(s.env)}
+	if c.httpClient != nil {
+		opts = append(opts, wrappers.WithHTTPClient(c.httpClient))
+	}
+	return opts
+}
+
+// requireSecret checks the client secret, which only the environment can
+// supply.
+func (s *settings) requireSecret() error {
+	if s.secret == "" {
+		return configErrorf("missing client secret: set the environment variable %s (it is never read from a flag, so it stays out of shell history and process lists)", envClientSecret)
+	}
+	return nil
+}
+
+// tokenSource builds the authn source for the configured client type,
+// without I/O (the token store is read for tethered clients).
+func (c *cli) tokenSource(ctx context.Context, s *settings) (authn.Source, *authn.FileStore, error) {
+	if s.clientID == "" {
+		return nil, nil, missingEnv("client id", envClientID, "client-id")
+	}
+	opts := c.authnOptions()
+	switch s.clientType {
+	case authn.ClientSystem:
+		if err := s.requireSecret(); err != nil {
+			return nil, nil, err
+		}
+		if s.orgID == "" {
+			return nil, nil, missingEnv("organisation public id for X-Org-Public-Id", envOrgID, "org-id")
+		}
+		src, err := authn.NewSystemClient(authn.SystemConfig{ClientID: s.clientID, ClientSecret: s.secret, Environment: s.env, Options: opts})
+		return src, nil, err
+	case authn.ClientCustomer:
+		if err := s.requireSecret(); err != nil {
+			return nil, nil, err
+		}
+		src, err := authn.NewCustomerClient(authn.CustomerConfig{ClientID: s.clientID, ClientSecret: s.secret, Environment: s.env, Options: opts})
+		return src, nil, err
+	case authn.ClientUser:
+		store := authn.NewFileStore(s.tokenStore)
+		tok, err := store.Load(ctx)
+		if err != nil {
+			return nil, nil, configErrorf("token store: %v", err)
+		}
+		if tok == nil || (tok.AccessToken == "" && tok.RefreshToken == "") {
+			return nil, nil, configErrorf("not logged in: run 'pkb login' (the token store %s holds no session)", s.tokenStore)
+		}
+		// The wrappers check the grant before any I/O, and before its first
+		// Token call a UserClient knows only the configured scope, not the
+		// stored session's: configure the one the session was granted.
+		scope := s.scope
+		if scope == "" {
+			for _, sc := range authn.GrantedScopes(tok) {
+				if sc == authn.ScopePatient || sc == authn.ScopeClinician || sc == authn.ScopeTeamCoord {
+					scope = sc
+					break
+				}
+			}
+		}
+		src, err := authn.NewUserClient(authn.UserConfig{ClientID: s.clientID, ClientSecret: s.secret, Environment: s.env,
+			Scope: scope, Store: store, Options: opts})
+		return src, store, err
+	case authn.ClientTethered:
+		if err := s.requireSecret(); err != nil {
+			return nil, nil, err
+		}
+		store := authn.NewFileStore(s.tokenStore)
+		if s.refreshToken == "" {
+			tok, err := store.Load(ctx)
+			if err != nil {
+				return nil, nil, configErrorf("token store: %v", err)
+			}
+			if tok == nil || tok.RefreshToken == "" {
+				return nil, nil, configErrorf("missing refresh token: set the environment variable %s to the refresh token a Team Coordinator issued (Institution tab, REST API access); it is used once and then rotated in %s", envRefreshToken, s.tokenStore)
+			}
+		}
+		src, err := authn.NewTetheredClient(authn.TetheredConfig{ClientID: s.clientID, ClientSecret: s.secret, Environment: s.env,
+			RefreshToken: s.refreshToken, Store: store, Options: opts})
+		return src, store, err
+	}
+	return nil, nil, configErrorf("unknown client type %q", s.clientType)
+}
+
+// newSession builds the token source and the client type's wrapper.
+func (c *cli) newSession(ctx context.Context, s *settings) (*session, error) {
+	src, store, err := c.tokenSource(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	sess := &session{s: s, src: src, store: store}
+	opts := c.wrapperOptions(s)
+	switch s.clientType {
+	case authn.ClientSystem:
+		w, err := wrappers.NewSystemClient(src, s.orgID, opts...)
+		if err != nil {
+			return nil, configErrorf("%v", err)
+		}
+		sess.families = []family{familyOf(access.FamilyFacade, w.Facade.ClientInterface), familyOf(access.FamilyMessaging, w.Messaging.ClientInterface)}
+	case authn.ClientCustomer:
+		cu, err := s.customerURL()
+		if err != nil {
+			return nil, err
+		}
+		w, err := wrappers.NewCustomerSystemClient(src, cu, opts...)
+		if err != nil {
+			return nil, configErrorf("%v", err)
+		}
+		if s.fhirVersion == "stu3" {
+			sess.families = []family{familyOf(access.FamilyCustomerSTU3, w.CustomerSTU3.ClientInterface)}
+		} else {
+			sess.families = []family{familyOf(access.FamilyCustomerR4, w.CustomerR4.ClientInterface)}
+		}
+		sess.families = append(sess.families, familyOf(access.FamilyAggregated, w.Aggregated.ClientInterface))
+	case authn.ClientUser:
+		w, err := wrappers.NewUserClient(src, opts...)
+		if err != nil {
+			return nil, configErrorf("%v", err)
+		}
+		sess.families = []family{familyOf(access.FamilyFacade, w.Facade.ClientInterface), familyOf(access.FamilyRESTAPI, w.REST.ClientInterface)}
+	case authn.ClientTethered:
+		w, err := wrappers.NewTetheredClient(src, opts...)
+		if err != nil {
+			return nil, configErrorf("%v", err)
+		}
+		sess.families = []family{familyOf(access.FamilyRESTAPI, w.REST.ClientInterface)}
+	}
+	for _, f := range sess.families {
+		if f.doer == nil {
+			return nil, fmt.Errorf("internal error: the %s client has an unexpected shape", f.id)
+		}
+	}
+	return sess, nil
+}
+
+// familyOf takes the server URL and the doer (the wrappers' choke point)
+// out of a generated client, so that generic requests go through exactly
+// the path the typed methods use.
+func familyOf(id access.Family, ci any) family {
+	f := family{id: id, media: mediaFHIR}
+	switch c := ci.(type) {
+	case *facade.Client:
+		f.server, f.doer = c.Server, c.Client
+	case *messaging.Client:
+		f.server, f.doer = c.Server, c.Client
+	case *customerr4.Client:
+		f.server, f.doer = c.Server, c.Client
+	case *customerstu3.Client:
+		f.server, f.doer = c.Server, c.Client
+	case *aggregated.Client:
+		f.server, f.doer = c.Server, c.Client
+	case *restapi.Client:
+		f.server, f.doer = c.Server, c.Client
+		f.media = mediaJSON
+	}
+	return f
+}
+
+const (
+	mediaFHIR = "application/fhir+json"
+	mediaJSON = "application/json"
+)
+
+// family returns the named family, or the default one.
+func (sess *session) family(name string) (family, error) {
+	if name == "" {
+		return sess.families[0], nil
+	}
+	var names []string
+	for _, f := range sess.families {
+		if string(f.id) == strings.ToLower(name) {
+			return f, nil
+		}
+		names = append(names, string(f.id))
+	}
+	return family{}, usageErrorf("--family %s: a %s client can use %s", name, sess.s.clientType, strings.Join(names, ", "))
+}

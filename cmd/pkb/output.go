@@ -1,0 +1,358 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"unicode"
+)
+
+// table is a human-readable, column-aligned table.
+type table struct {
+	head []string
+	rows [][]string
+}
+
+func newTable(head ...string) *table { return &table{head: head} }
+
+func (t *table) add(cells ...string) {
+	for i, c := range cells {
+		cells[i] = printable(c)
+	}
+	t.rows = append(t.rows, cells)
+}
+
+func (t *table) write(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(t.head, "\t"))
+	for _, r := range t.rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	tw.Flush()
+}
+
+// printable keeps a cell on one line and free of terminal control
+// characters, which a server could otherwise use to rewrite the screen.
+func printable(s string) string {
+	s = strings.Map(func(r rune) rune {
+		switch {
+		case r == '\t' || r == '\n' || r == '\r':
+			return ' '
+		case unicode.IsControl(r):
+			return -1
+		}
+		return r
+	}, s)
+	return truncate(s, 100)
+}
+
+func truncate(s string, n int) string {
+	rs := []rune(s)
+	if len(rs) <= n {
+		return s
+	}
+	return string(rs[:n-1]) + "…"
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// printResponse writes a 2xx response: the JSON body (indented) with
+// --json, otherwise a table suited to its shape.
+func (c *cli) printResponse(r *response, asJSON bool) error {
+	body := bytes.TrimSpace(r.body)
+	if asJSON {
+		if len(body) == 0 {
+			return writeJSON(c.stdout, map[string]any{"http_status": r.status})
+		}
+		var buf bytes.Buffer
+		if json.Indent(&buf, body, "", "  ") != nil {
+			return fmt.Errorf("the response (%s) is not JSON", r.contentType)
+		}
+		buf.WriteByte('\n')
+		_, err := c.stdout.Write(buf.Bytes())
+		return err
+	}
+	if len(body) == 0 {
+		fmt.Fprintf(c.stdout, "HTTP %d (no body)\n", r.status)
+		return nil
+	}
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if dec.Decode(&v) != nil {
+		return fmt.Errorf("the response (%s) is not JSON", r.contentType)
+	}
+	renderHuman(c.stdout, v)
+	return nil
+}
+
+// renderHuman prints a FHIR resource or REST API JSON value as tables.
+func renderHuman(w io.Writer, v any) {
+	switch x := v.(type) {
+	case map[string]any:
+		switch x["resourceType"] {
+		case "Bundle":
+			renderBundle(w, x)
+		case "OperationOutcome":
+			t := newTable("SEVERITY", "ISSUE")
+			for _, is := range asSlice(x["issue"]) {
+				m := asMap(is)
+				t.add(str(m["severity"]), strings.TrimSpace(strings.TrimPrefix(issueText(m), str(m["severity"]))))
+			}
+			t.write(w)
+		case "Parameters":
+			t := newTable("PARAMETER", "VALUE")
+			for _, p := range asSlice(x["parameter"]) {
+				addParameter(t, "", asMap(p))
+			}
+			t.write(w)
+		default:
+			renderFields(w, x)
+		}
+	case []any:
+		renderList(w, x)
+	default:
+		fmt.Fprintln(w, compact(v))
+	}
+}
+
+func renderBundle(w io.Writer, b map[string]any) {
+	entries := asSlice(b["entry"])
+	noun := "entries"
+	if len(entries) == 1 {
+		noun = "entry"
+	}
+	fmt.Fprintf(w, "Bundle %s: %d %s", str(b["type"]), len(entries), noun)
+	if t := str(b["total"]); t != "" {
+		fmt.Fprintf(w, " of %s", t)
+	}
+	if nextLink(b) != "" {
+		fmt.Fprint(w, " (more pages: add --all, or narrow the search)")
+	}
+	fmt.Fprintln(w)
+	if len(entries) == 0 {
+		return
+	}
+	t := newTable("RESOURCE", "SUMMARY", "STATUS")
+	for _, e := range entries {
+		em := asMap(e)
+		res := asMap(em["resource"])
+		ref := str(res["resourceType"]) + "/" + str(res["id"])
+		status := str(res["status"])
+		if rr := asMap(em["response"]); len(rr) > 0 {
+			if ref == "/" {
+				ref = str(rr["location"])
+			}
+			status = str(rr["status"])
+		}
+		t.add(ref, summarize(res), status)
+	}
+	t.write(w)
+}
+
+// summarize picks a few telling fields of a FHIR resource.
+func summarize(r map[string]any) string {
+	var parts []string
+	if n := humanName(r["name"]); n != "" {
+		parts = append(parts, n)
+	}
+	for _, k := range []string{"code", "type", "category"} {
+		if s := concept(r[k]); s != "" {
+			parts = append(parts, s)
+			break
+		}
+	}
+	for _, k := range []string{"valueQuantity"} {
+		if q := asMap(r[k]); len(q) > 0 {
+			parts = append(parts, strings.TrimSpace(str(q["value"])+" "+str(q["unit"])))
+		}
+	}
+	for _, k := range []string{"effectiveDateTime", "birthDate", "date", "authored", "start", "issued"} {
+		if s := str(r[k]); s != "" {
+			parts = append(parts, s)
+			break
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func humanName(v any) string {
+	names := asSlice(v)
+	if len(names) == 0 {
+		if s, ok := v.(string); ok {
+			return s
+		}
+		return ""
+	}
+	n := asMap(names[0])
+	if t := str(n["text"]); t != "" {
+		return t
+	}
+	var given []string
+	for _, g := range asSlice(n["given"]) {
+		given = append(given, str(g))
+	}
+	return strings.TrimSpace(strings.Join(given, " ") + " " + str(n["family"]))
+}
+
+func concept(v any) string {
+	if s := asSlice(v); len(s) > 0 {
+		v = s[0]
+	}
+	c := asMap(v)
+	if t := str(c["text"]); t != "" {
+		return t
+	}
+	for _, cd := range asSlice(c["coding"]) {
+		m := asMap(cd)
+		if d := str(m["display"]); d != "" {
+			return d
+		}
+		if code := str(m["code"]); code != "" {
+			return code
+		}
+	}
+	return ""
+}
+
+func addParameter(t *table, prefix string, p map[string]any) {
+	name := prefix + str(p["name"])
+	val := ""
+	for k, v := range p {
+		if strings.HasPrefix(k, "value") || k == "resource" {
+			val = compact(v)
+		}
+	}
+	if val != "" || len(asSlice(p["part"])) == 0 {
+		t.add(name, val)
+	}
+	for _, part := range asSlice(p["part"]) {
+		addParameter(t, name+".", asMap(part))
+	}
+}
+
+// renderFields prints the top-level fields of an object.
+func renderFields(w io.Writer, m map[string]any) {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		// resourceType and id first, the rest alphabetically
+		rank := func(k string) int {
+			switch k {
+			case "resourceType":
+				return 0
+			case "id":
+				return 1
+			}
+			return 2
+		}
+		if ri, rj := rank(keys[i]), rank(keys[j]); ri != rj {
+			return ri < rj
+		}
+		return keys[i] < keys[j]
+	})
+	t := newTable("FIELD", "VALUE")
+	for _, k := range keys {
+		t.add(k, compact(m[k]))
+	}
+	t.write(w)
+}
+
+// renderList prints a JSON array: objects as rows with their scalar fields
+// as columns.
+func renderList(w io.Writer, list []any) {
+	if len(list) == 0 {
+		fmt.Fprintln(w, "(empty list)")
+		return
+	}
+	var cols []string
+	seen := map[string]bool{}
+	for _, it := range list {
+		for k, v := range asMap(it) {
+			if _, nested := v.(map[string]any); nested || seen[k] {
+				continue
+			}
+			if _, nested := v.([]any); nested {
+				continue
+			}
+			seen[k] = true
+			cols = append(cols, k)
+		}
+	}
+	sort.Strings(cols)
+	if len(cols) > 8 {
+		cols = cols[:8]
+	}
+	if len(cols) == 0 {
+		for _, it := range list {
+			fmt.Fprintln(w, compact(it))
+		}
+		return
+	}
+	head := make([]string, len(cols))
+	for i, c := range cols {
+		head[i] = strings.ToUpper(c)
+	}
+	t := newTable(head...)
+	for _, it := range list {
+		m := asMap(it)
+		row := make([]string, len(cols))
+		for i, c := range cols {
+			row[i] = compact(m[c])
+		}
+		t.add(row...)
+	}
+	t.write(w)
+	fmt.Fprintf(w, "%d items\n", len(list))
+}
+
+// compact renders a JSON value on one line.
+func compact(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case json.Number:
+		return x.String()
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+func asMap(v any) map[string]any {
+	m, _ := v.(map[string]any)
+	return m
+}
+
+func asSlice(v any) []any {
+	s, _ := v.([]any)
+	return s
+}
+
+// str renders scalars; objects and arrays give "".
+func str(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case json.Number:
+		return x.String()
+	case float64, bool, int, int64:
+		return fmt.Sprint(x)
+	}
+	return ""
+}
