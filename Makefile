@@ -11,7 +11,7 @@ export GOWORK := off
 BENCHSTAT ?= $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 BENCH_COUNT ?= 10
 
-.PHONY: all generate check-generated test lint vet demo bench
+.PHONY: all generate check-generated check-manifest test lint vet demo bench drift api-diff go-apidiff
 
 all: generate test
 
@@ -20,13 +20,13 @@ generate:
 	$(GO) generate ./...
 
 ## check-generated: fail, printing the diff, if gen/ or the converted schemas differ from a fresh generation
-check-generated: generate
-	@changes=$$(git status --porcelain --untracked-files=all -- gen api/openapi generate.go search/spec_gen.go); \
+check-generated: check-manifest generate
+	@changes=$$(git status --porcelain --untracked-files=all -- gen api/openapi api/go-api generate.go search/spec_gen.go); \
 	if [ -n "$$changes" ]; then \
 		echo "check-generated: committed output differs from a fresh 'make generate':"; \
 		echo "$$changes"; \
-		git --no-pager diff --stat -- gen api/openapi search/spec_gen.go; \
-		git --no-pager diff -- gen api/openapi search/spec_gen.go | head -n 300; \
+		git --no-pager diff --stat -- gen api/openapi api/go-api search/spec_gen.go; \
+		git --no-pager diff -- gen api/openapi api/go-api search/spec_gen.go | head -n 300; \
 		exit 1; \
 	fi; \
 	echo "check-generated: generated output is up to date"
@@ -58,3 +58,21 @@ bench:
 	$(GO) test -run '^$$' -bench Walk100Pages -benchtime 3x ./wrappers
 	cd bench && $(GO) test -run '^$$' -bench . -count $(BENCH_COUNT) > /tmp/pkb-bench-decode.txt
 	$(BENCHSTAT) -col /impl /tmp/pkb-bench-decode.txt
+
+## check-manifest: fail, naming the file, when a source or generator changed since the last make generate
+check-manifest:
+	$(GO) run ./internal/cmd/manifest -check
+
+## drift: capability drift of a saved Facade CapabilityStatement (STATEMENT=file, JSON=1) against the committed one and facade.yaml
+drift:
+	$(GO) run ./internal/cmd/capdrift $(if $(STATEMENT),-statement $(STATEMENT)) $(if $(JSON),-json)
+
+## api-diff: oasdiff breaking changes and markdown changelog of every api/openapi/*.yaml since BASE (FAIL_ON_BREAKING=1 to gate)
+api-diff:
+	@test -n "$(BASE)" || { echo "usage: make api-diff BASE=<git rev>"; exit 2; }
+	scripts/api-diff.sh $(BASE)
+
+## go-apidiff: Go API compatibility of gen/, wrappers, authn, search, message since BASE (FAIL_ON_BREAKING=1 to gate)
+go-apidiff:
+	@test -n "$(BASE)" || { echo "usage: make go-apidiff BASE=<git rev>"; exit 2; }
+	scripts/go-apidiff.sh $(BASE)
