@@ -68,6 +68,7 @@ Usage:
   pkb search <Type> [param=value ...]
   pkb op     <operationId> [param=value ...] [--body file|-]
   pkb ops                                        operations the client may call
+  pkb drift  [--statement file] [--json]         Facade CapabilityStatement drift vs facade.yaml
 
 Configuration (flags override the environment):
   PKB_ENV            --env           sandbox (default) | uk-production
@@ -131,6 +132,8 @@ func (c *cli) run(ctx context.Context, args []string) int {
 		err = c.cmdOp(ctx, rest)
 	case "ops":
 		err = c.cmdOps(ctx, rest)
+	case "drift":
+		err = c.cmdDrift(ctx, rest)
 	default:
 		err = usageErrorf("unknown command %q", cmd)
 	}

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pkbgo/pkb/api/openapi"
+	"github.com/pkbgo/pkb/pkbtest"
+)
+
+func TestDriftAgainstTheSimulatorsMetadata(t *testing.T) {
+	sim := startSim(t)
+	r := newRunner(t, map[string]string{
+		"PKB_BASE_URL": sim.URL(), "PKB_CLIENT_TYPE": "system", "PKB_CLIENT_ID": pkbtest.DefaultSystemClientID,
+		"PKB_CLIENT_SECRET": pkbtest.DefaultClientSecret, "PKB_ORG_ID": pkbtest.SeedOrgPublicID,
+	})
+	res := r.want(0, "drift")
+	if !strings.Contains(res.stdout, "OK") {
+		t.Errorf("live /metadata equal to the committed statement:\n%s", res)
+	}
+}
+
+func TestDriftReportsARemovedSearchParameter(t *testing.T) {
+	raw, err := openapi.FS.ReadFile("source/facade-capabilitystatement.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cs map[string]any
+	if err := json.Unmarshal(raw, &cs); err != nil {
+		t.Fatal(err)
+	}
+	for _, res := range cs["rest"].([]any)[0].(map[string]any)["resource"].([]any) {
+		m := res.(map[string]any)
+		if m["type"] != "DocumentReference" {
+			continue
+		}
+		var kept []any
+		for _, p := range m["searchParam"].([]any) {
+			if p.(map[string]any)["name"] != "indexed" {
+				kept = append(kept, p)
+			}
+		}
+		m["searchParam"] = kept
+	}
+	edited, _ := json.Marshal(cs)
+	path := filepath.Join(t.TempDir(), "statement.json")
+	if err := os.WriteFile(path, edited, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := newRunner(t, nil)
+	res := r.want(exitFailed, "drift", "--statement", path)
+	if !strings.Contains(res.stdout, "removed") || !strings.Contains(res.stdout, "DocumentReference?indexed") {
+		t.Errorf("the removal is not reported:\n%s", res)
+	}
+	res = r.want(exitFailed, "drift", "--statement", path, "--json")
+	if !json.Valid([]byte(res.stdout)) {
+		t.Errorf("--json output is not JSON:\n%s", res)
+	}
+}
