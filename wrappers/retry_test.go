@@ -196,4 +196,3 @@ func IsAPIStatus(err error, status int) bool {
 	var ae *APIError
 	return errors.As(err, &ae) && ae.StatusCode == status
 }
-
