@@ -129,16 +129,25 @@ func TestRetriesTransportErrorsWithinTheCallersDeadline(t *testing.T) {
 	if _, err := c.Facade.SearchPatientWithResponse(context.Background(), &facade.SearchPatientParams{Identifier: "s|v"}); err != nil || n.Load() != 2 {
 		t.Errorf("after a reset: %v (%d attempts)", err, n.Load())
 	}
-	// A caller whose deadline is nearly over gets its error, not a wait.
-	n.Store(0)
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	// A caller whose deadline passes during an attempt gets its error at
+	// once: no backoff, no further attempt.
+	var slowN atomic.Int32
+	slowRT := transportFunc(func(r *http.Request) (*http.Response, error) {
+		slowN.Add(1)
+		select {
+		case <-r.Context().Done():
+			return nil, r.Context().Err()
+		case <-time.After(time.Second):
+			return nil, errors.New("connection reset by peer")
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	slow := fastRetry
-	slow.BaseDelay, slow.MaxDelay = time.Second, time.Second
-	c, _ = NewSystemClient(&fakeSource{ct: authn.ClientSystem}, orgID, WithHTTPClient(&http.Client{Transport: rt}), WithRetry(slow))
+	c, _ = NewSystemClient(&fakeSource{ct: authn.ClientSystem}, orgID, WithHTTPClient(&http.Client{Transport: slowRT}), WithRetry(fastRetry))
 	start := time.Now()
-	if _, err := c.Facade.SearchPatientWithResponse(ctx, &facade.SearchPatientParams{Identifier: "s|v"}); err == nil || time.Since(start) > 500*time.Millisecond {
-		t.Errorf("deadline: %v after %v", err, time.Since(start))
+	_, err = c.Facade.SearchPatientWithResponse(ctx, &facade.SearchPatientParams{Identifier: "s|v"})
+	if !errors.Is(err, context.DeadlineExceeded) || slowN.Load() != 1 || time.Since(start) > 500*time.Millisecond {
+		t.Errorf("deadline: %v after %v and %d attempts; want the deadline error after one attempt", err, time.Since(start), slowN.Load())
 	}
 }
 
