@@ -15,6 +15,7 @@ import (
 
 	"github.com/pkbgo/pkb/authn"
 	"github.com/pkbgo/pkb/gen/access"
+	"github.com/pkbgo/pkb/wrappers"
 )
 
 // maxBody bounds what is read of a response.
@@ -363,7 +364,7 @@ func escapePath(p string) string {
 
 // call sends one request through the family's doer, which is the wrappers'
 // choke point: host check, access check, token, headers. A non-2xx answer
-// becomes an *httpStatusError.
+// becomes a *wrappers.APIError there.
 func (sess *session) call(ctx context.Context, f family, method, relPath string, query url.Values, body []byte) (*response, error) {
 	u := f.server + strings.TrimPrefix(relPath, "/")
 	if len(query) > 0 {
@@ -396,59 +397,11 @@ func (sess *session) send(ctx context.Context, f family, method, u string, body 
 		return nil, fmt.Errorf("reading the response: %w", err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, &httpStatusError{status: resp.StatusCode, summary: errorSummary(b)}
+		// The wrappers turn 4xx/5xx into *wrappers.APIError; what is left
+		// here is an unexpected 1xx or 3xx.
+		return nil, fmt.Errorf("unexpected HTTP status %d", resp.StatusCode)
 	}
 	return &response{status: resp.StatusCode, contentType: resp.Header.Get("Content-Type"), body: b}, nil
-}
-
-// errorSummary extracts a short, printable summary from an error body: an
-// OperationOutcome's issues, a REST API error, or nothing (HTML and other
-// bodies are not echoed).
-func errorSummary(b []byte) string {
-	var m map[string]any
-	if json.Unmarshal(b, &m) != nil {
-		return ""
-	}
-	if m["resourceType"] == "OperationOutcome" {
-		var parts []string
-		for _, is := range asSlice(m["issue"]) {
-			parts = append(parts, issueText(asMap(is)))
-		}
-		return truncate(strings.Join(parts, "; "), 400)
-	}
-	for _, k := range []string{"message", "error_description", "error", "errorCode", "code"} {
-		if s, ok := m[k].(string); ok && s != "" {
-			return truncate(s, 400)
-		}
-	}
-	return ""
-}
-
-// issueText renders one OperationOutcome issue, with PKB's response code
-// when there is one.
-func issueText(is map[string]any) string {
-	var b strings.Builder
-	if s := str(is["severity"]); s != "" {
-		b.WriteString(s)
-	}
-	if s := str(is["code"]); s != "" {
-		b.WriteString(" " + s)
-	}
-	det := asMap(is["details"])
-	for _, cd := range asSlice(det["coding"]) {
-		if code := str(asMap(cd)["code"]); code != "" {
-			b.WriteString(" [" + code + "]")
-			break
-		}
-	}
-	text := str(is["diagnostics"])
-	if text == "" {
-		text = str(det["text"])
-	}
-	if text != "" {
-		b.WriteString(": " + text)
-	}
-	return strings.TrimSpace(b.String())
 }
 
 // reportFailure prints, with --json, a machine-readable error object on
@@ -457,9 +410,12 @@ func (c *cli) reportFailure(asJSON bool, err error) error {
 	if asJSON {
 		code, msg := classify(err)
 		obj := map[string]any{"error": map[string]any{"message": msg, "exit_status": code}}
-		var hs *httpStatusError
-		if errors.As(err, &hs) {
-			obj["error"].(map[string]any)["http_status"] = hs.status
+		var ae *wrappers.APIError
+		if errors.As(err, &ae) {
+			obj["error"].(map[string]any)["http_status"] = ae.StatusCode
+			if ae.ResponseCode != "" {
+				obj["error"].(map[string]any)["pkb_code"] = ae.ResponseCode
+			}
 		}
 		writeJSON(c.stdout, obj)
 	}

@@ -191,14 +191,6 @@ func (c *cli) cmdDemo(ctx context.Context, args []string) error {
 	return nil
 }
 
-// checkStatus turns a non-2xx generated-client response into an error.
-func checkStatus(code int, body []byte) error {
-	if code >= 200 && code <= 299 {
-		return nil
-	}
-	return &httpStatusError{status: code, summary: errorSummary(body)}
-}
-
 func (d *demo) authnOptions() authn.Options { return authn.Options{HTTPClient: d.hc} }
 
 func (d *demo) wrapperOptions() []wrappers.Option {
@@ -233,9 +225,6 @@ func (d *demo) runSystem(ctx context.Context) {
 		if err != nil {
 			return "", err
 		}
-		if err := checkStatus(r.StatusCode(), r.Body); err != nil {
-			return "", err
-		}
 		b := r.ApplicationfhirJSON200
 		if b == nil || len(b.Entry) == 0 || b.Entry[0].Resource == nil {
 			return "", errors.New("no patient found for the seeded NHS number")
@@ -256,9 +245,6 @@ func (d *demo) runSystem(ctx context.Context) {
 		if err != nil {
 			return "", err
 		}
-		if err := checkStatus(r.StatusCode(), r.Body); err != nil {
-			return "", err
-		}
 		p := r.ApplicationfhirJSON200
 		if p == nil || p.Id != patientID {
 			return "", errors.New("the response is not the patient asked for")
@@ -276,9 +262,6 @@ func (d *demo) runSystem(ctx context.Context) {
 			Date:     []string{"ge" + demoDateFrom, "le" + demoDateTo},
 		})
 		if err != nil {
-			return "", err
-		}
-		if err := checkStatus(r.StatusCode(), r.Body); err != nil {
 			return "", err
 		}
 		b := r.ApplicationfhirJSON200
@@ -305,9 +288,6 @@ func (d *demo) runSystem(ctx context.Context) {
 		if err != nil {
 			return "", err
 		}
-		if err := checkStatus(r.StatusCode(), r.Body); err != nil {
-			return "", err
-		}
 		out := r.ApplicationfhirJSON200
 		if out == nil || len(out.Parameter) == 0 {
 			return "", errors.New("no patientStatus returned")
@@ -325,9 +305,6 @@ func (d *demo) runSystem(ctx context.Context) {
 		}
 		r, err := sys.Facade.DocumentReferenceReadReceiptQueryWithApplicationFhirPlusJSONBodyWithResponse(ctx, in)
 		if err != nil {
-			return "", err
-		}
-		if err := checkStatus(r.StatusCode(), r.Body); err != nil {
 			return "", err
 		}
 		n := 0
@@ -353,9 +330,6 @@ func (d *demo) runSystem(ctx context.Context) {
 		}
 		r, err := sys.Messaging.PatientProcessMessageWithApplicationFhirPlusJSONBodyWithResponse(ctx, p)
 		if err != nil {
-			return "", err
-		}
-		if err := checkStatus(r.StatusCode(), r.Body); err != nil {
 			return "", err
 		}
 		var out struct {
@@ -391,9 +365,6 @@ func (d *demo) runCustomer(ctx context.Context) {
 		if err != nil {
 			return "", err
 		}
-		if err := checkStatus(r.StatusCode(), r.Body); err != nil {
-			return "", err
-		}
 		var out struct {
 			Type  string `json:"type"`
 			Entry []struct {
@@ -423,9 +394,6 @@ func (d *demo) runCustomer(ctx context.Context) {
 		if err != nil {
 			return "", err
 		}
-		if err := checkStatus(r.StatusCode(), r.Body); err != nil {
-			return "", err
-		}
 		var p struct {
 			ID   string `json:"id"`
 			Meta struct {
@@ -447,9 +415,6 @@ func (d *demo) runCustomer(ctx context.Context) {
 		if err != nil {
 			return "", err
 		}
-		if err := checkStatus(r.StatusCode(), r.Body); err != nil {
-			return "", err
-		}
 		n, err := bundleCount(r.Body)
 		if err != nil {
 			return "", err
@@ -467,9 +432,6 @@ func (d *demo) runCustomer(ctx context.Context) {
 		chained := nhsIdentifier(pkbtest.SeedPatientNHSNumber)
 		r, err := cust.Aggregated.SearchObservationWithResponse(ctx, &aggregated.SearchObservationParams{SubjectPatientIdentifier: &chained})
 		if err != nil {
-			return "", err
-		}
-		if err := checkStatus(r.StatusCode(), r.Body); err != nil {
 			return "", err
 		}
 		n, err := bundleCount(r.Body)
@@ -529,9 +491,6 @@ func (d *demo) runUser(ctx context.Context) {
 		if err != nil {
 			return "", err
 		}
-		if err := checkStatus(r.StatusCode(), r.Body); err != nil {
-			return "", err
-		}
 		if p := r.ApplicationfhirJSON200; p != nil {
 			for _, prm := range p.Parameter {
 				if prm.Name == "purview" && prm.ValueReference != nil {
@@ -548,9 +507,6 @@ func (d *demo) runUser(ctx context.Context) {
 		}
 		r, err := user.REST.GetSelfWithResponse(ctx)
 		if err != nil {
-			return "", err
-		}
-		if err := checkStatus(r.StatusCode(), r.Body); err != nil {
 			return "", err
 		}
 		u := r.JSON200
@@ -589,9 +545,6 @@ func (d *demo) runTethered(ctx context.Context) {
 		if err != nil {
 			return "", err
 		}
-		if err := checkStatus(r.StatusCode(), r.Body); err != nil {
-			return "", err
-		}
 		if r.JSON200 == nil || r.JSON200.ID == nil {
 			return "", errors.New("no user in the response")
 		}
@@ -606,9 +559,6 @@ func (d *demo) runTethered(ctx context.Context) {
 		}
 		r, err := teth.REST.ListMeasurementApiRefsWithResponse(ctx)
 		if err != nil {
-			return "", err
-		}
-		if err := checkStatus(r.StatusCode(), r.Body); err != nil {
 			return "", err
 		}
 		if r.JSON200 != nil {
@@ -630,9 +580,6 @@ func (d *demo) runTethered(ctx context.Context) {
 		}
 		r, err := teth.REST.ListPatientMeasurementsWithResponse(ctx, userID, &restapi.ListPatientMeasurementsParams{APIRefs: refs})
 		if err != nil {
-			return "", err
-		}
-		if err := checkStatus(r.StatusCode(), r.Body); err != nil {
 			return "", err
 		}
 		n := 0

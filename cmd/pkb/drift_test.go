@@ -60,3 +60,21 @@ func TestDriftReportsARemovedSearchParameter(t *testing.T) {
 		t.Errorf("--json output is not JSON:\n%s", res)
 	}
 }
+
+// PKB's error statuses reach scripts as documented exit codes.
+func TestAPIErrorsMapToExitCodes(t *testing.T) {
+	sim := startSim(t)
+	r := newRunner(t, map[string]string{
+		"PKB_BASE_URL": sim.URL(), "PKB_CLIENT_TYPE": "system", "PKB_CLIENT_ID": pkbtest.DefaultSystemClientID,
+		"PKB_CLIENT_SECRET": pkbtest.DefaultClientSecret, "PKB_ORG_ID": pkbtest.SeedOrgPublicID,
+	})
+	res := r.want(exitFailed, "get", "Patient/00000000-0000-4000-8000-00000000dead", "--json")
+	if !strings.Contains(res.stdout, `"http_status": 404`) && !strings.Contains(res.stdout, `"http_status":404`) {
+		t.Errorf("404 --json lacks the status:\n%s", res)
+	}
+	sim.InjectAPIFault(pkbtest.APIFault{Kind: pkbtest.APIFaultUnavailable})
+	r.want(exitNetwork, "get", "Patient/"+pkbtest.SeedPatientID)
+	sim.ClearAPIFaults()
+	sim.InjectAPIFault(pkbtest.APIFault{Kind: pkbtest.APIFaultUnavailable, Status: 403})
+	r.want(exitAuth, "get", "Patient/"+pkbtest.SeedPatientID)
+}

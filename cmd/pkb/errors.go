@@ -61,19 +61,6 @@ func missingEnv(what, env, flagName string) error {
 	return configErrorf("missing %s: set the environment variable %s (or --%s)", what, env, flagName)
 }
 
-// httpStatusError is a non-2xx answer from a PKB API.
-type httpStatusError struct {
-	status  int
-	summary string // secret-free, from the OperationOutcome or error body
-}
-
-func (e *httpStatusError) Error() string {
-	if e.summary == "" {
-		return fmt.Sprintf("HTTP %d", e.status)
-	}
-	return fmt.Sprintf("HTTP %d: %s", e.status, e.summary)
-}
-
 // classify maps an error to an exit status and a one-line message with,
 // where it helps, what to do next. Every message it builds comes from
 // errors that are secret-free by construction (authn and wrappers redact).
@@ -82,9 +69,9 @@ func classify(err error) (int, string) {
 	if errors.As(err, &ee) {
 		return ee.code, ee.Error()
 	}
-	var hs *httpStatusError
-	if errors.As(err, &hs) {
-		switch hs.status {
+	var ae *wrappers.APIError
+	if errors.As(err, &ae) {
+		switch ae.StatusCode {
 		case 401:
 			return exitAuth, err.Error() + " (the API refused the token; for a User Client run 'pkb login' again)"
 		case 403:

@@ -356,3 +356,30 @@ func str(v any) string {
 	}
 	return ""
 }
+
+// issueText renders one OperationOutcome issue, with PKB's response code
+// when there is one.
+func issueText(is map[string]any) string {
+	var b strings.Builder
+	if s := str(is["severity"]); s != "" {
+		b.WriteString(s)
+	}
+	if s := str(is["code"]); s != "" {
+		b.WriteString(" " + s)
+	}
+	det := asMap(is["details"])
+	for _, cd := range asSlice(det["coding"]) {
+		if code := str(asMap(cd)["code"]); code != "" {
+			b.WriteString(" [" + code + "]")
+			break
+		}
+	}
+	text := str(is["diagnostics"])
+	if text == "" {
+		text = str(det["text"])
+	}
+	if text != "" {
+		b.WriteString(": " + text)
+	}
+	return strings.TrimSpace(b.String())
+}
