@@ -9,8 +9,9 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
-	"slices"
 	"strings"
+
+	"github.com/samber/lo"
 
 	"github.com/pkbgo/pkb/gen/access"
 	"github.com/pkbgo/pkb/gen/aggregated"
@@ -263,17 +264,10 @@ func (d *doer) pageOperation(req *http.Request) (access.Operation, error) {
 	if strings.Trim(rel, "/") != "" {
 		return access.Operation{}, &RequestError{Method: req.Method, Route: "(next link)", Err: fmt.Errorf("%w in the %s API", ErrUnknownOperation, d.ep.family)}
 	}
-	op := access.Operation{Family: d.ep.family, ID: "page", Method: http.MethodGet, Path: "/"}
-	for _, rt := range d.ep.router.routes {
-		if rt.op.Method == http.MethodGet {
-			for _, g := range rt.op.Grants {
-				if !slices.Contains(op.Grants, g) && g != "public" {
-					op.Grants = append(op.Grants, g)
-				}
-			}
-		}
-	}
-	return op, nil
+	gets := lo.Filter(d.ep.router.routes, func(rt route, _ int) bool { return rt.op.Method == http.MethodGet })
+	grants := lo.FlatMap(gets, func(rt route, _ int) []string { return rt.op.Grants })
+	return access.Operation{Family: d.ep.family, ID: "page", Method: http.MethodGet, Path: "/",
+		Grants: lo.Without(lo.Uniq(grants), "public")}, nil
 }
 
 // doerOfClient finds the choke point inside a generated client built by
