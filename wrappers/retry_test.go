@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/oauth2"
+
 	"github.com/pkbgo/pkb/authn"
 	"github.com/pkbgo/pkb/gen/facade"
 	"github.com/pkbgo/pkb/gen/fhir/stu3"
@@ -204,4 +206,33 @@ func TestLoggerAllowlist(t *testing.T) {
 func IsAPIStatus(err error, status int) bool {
 	var ae *APIError
 	return errors.As(err, &ae) && ae.StatusCode == status
+}
+
+// failingSource fails every token fetch after the first.
+type failingSource struct {
+	*fakeSource
+	calls atomic.Int32
+}
+
+func (f *failingSource) Token(ctx context.Context) (*oauth2.Token, error) {
+	if f.calls.Add(1) > 1 {
+		return nil, errors.New("token endpoint refused the client")
+	}
+	return f.fakeSource.Token(ctx)
+}
+
+func TestARefusalAfterARetryableErrorStops(t *testing.T) {
+	srv, n := flaky(t, 503, 503, 503)
+	src := &failingSource{fakeSource: &fakeSource{ct: authn.ClientSystem}}
+	c, err := NewSystemClient(src, orgID, WithEnvironment(loopbackEnv(srv.URL)), WithRetry(fastRetry))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Attempt 1: 503 (retryable). Attempt 2: the token fetch fails, which is
+	// not retryable even though the previous attempt's 503 was.
+	_, err = c.Facade.ReadPatientWithResponse(context.Background(), "p1")
+	var re *RetryError
+	if !errors.As(err, &re) || re.Attempts != 2 || n.Load() != 1 {
+		t.Errorf("want a RetryError after 2 attempts and 1 request, got %v (%d requests)", err, n.Load())
+	}
 }

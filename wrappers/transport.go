@@ -103,18 +103,18 @@ func (d *doer) do(req *http.Request, op access.Operation) (*http.Response, error
 		if err == nil {
 			return resp, nil
 		}
+		// Decide on this attempt's own error: the previous one, kept in a
+		// RetryError for the caller, must not make a refusal look retryable.
+		final := err
 		if attempt > 1 {
-			err = &RetryError{Attempts: attempt, Err: err, Previous: prev}
+			final = &RetryError{Attempts: attempt, Err: err, Previous: prev}
 		}
 		if attempt >= policy.MaxAttempts || !retryable(err, ctx) {
-			return nil, err
+			return nil, final
 		}
 		wait, ok := policy.delay(attempt, err)
 		if !ok || sleep(ctx, wait) != nil {
-			return nil, err
-		}
-		if re, isRetry := err.(*RetryError); isRetry {
-			err = re.Err
+			return nil, final
 		}
 		prev = err
 	}
