@@ -80,7 +80,9 @@ func (r *router) match(method, escapedPath string) (access.Operation, bool) {
 func (rt *route) matches(segs []string) bool {
 	for j, s := range segs {
 		if rt.wild[j] {
-			if s == "" { // a parameter is never empty
+			// A parameter is never empty, and never a dot segment, which a
+			// server would resolve to another path than the one checked.
+			if s == "" || s == "." || s == ".." {
 				return false
 			}
 		} else if s != rt.segs[j] {

@@ -153,6 +153,8 @@ func TestRefusesOtherHostsAndPaths(t *testing.T) {
 		"https://sandbox.patientsknowbest.com/json/users/self",
 		"https://sandbox.patientsknowbest.com/fhir/Patient/1/extra",
 		"https://sandbox.patientsknowbest.com/fhir/Patient",
+		"https://sandbox.patientsknowbest.com/fhir/Patient/..",
+		"https://sandbox.patientsknowbest.com/fhir/Patient/%2E%2E",
 	} {
 		method := http.MethodGet
 		if strings.HasSuffix(u, "/Patient") {
