@@ -1,18 +1,21 @@
 package wrappers
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"reflect"
+
+	"github.com/pkbgo/pkb/internal/fastjson"
 )
 
 // SearchSet is one searchset page decoded in a single pass straight into
 // resources of type T (a generated resource type such as stu3.Observation
 // or r4.Observation). It is the fast path for a search that returns one
 // resource type: the generated Bundle keeps every resource as raw JSON and
-// decodes it a second time on As<Type>().
+// decodes it a second time on As<Type>(), while this decodes it once, with
+// the Go team's encoding/json/v2 implementation under encoding/json's rules
+// (internal/fastjson).
 //
 // Entries PKB marks as included resources or as an OperationOutcome about
 // the search (search.mode include/outcome) are counted, not decoded; an
@@ -47,7 +50,7 @@ type searchSetWire[T any] struct {
 // DecodeSearchSet reads a searchset Bundle of T resources from r.
 func DecodeSearchSet[T any](r io.Reader) (*SearchSet[T], error) {
 	var w searchSetWire[T]
-	if err := json.NewDecoder(r).Decode(&w); err != nil {
+	if err := fastjson.UnmarshalRead(r, &w); err != nil {
 		return nil, fmt.Errorf("pkb: decoding a searchset: %w", err)
 	}
 	if w.ResourceType != "Bundle" {

@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/pkbgo/pkb/gen/fhir/r4"
 	"github.com/pkbgo/pkb/gen/fhir/stu3"
+	"github.com/pkbgo/pkb/internal/fastjson"
 )
 
 // roundTrip decodes one resource through the generated union (which picks
@@ -96,5 +98,50 @@ func checkExamples(t *testing.T, version string, rt roundTrip, wantFiles, wantTy
 	t.Logf("FHIR %s round trip: %d/%d files (%.1f%%), %d resource types", version, passed, len(files), 100*float64(passed)/float64(len(files)), len(types))
 	if len(types) != wantTypes {
 		t.Errorf("examples cover %d resource types, want %d", len(types), wantTypes)
+	}
+}
+
+// TestFastJSONDecodesLikeEncodingJSON decodes every example resource into
+// its concrete generated type with internal/fastjson and with encoding/json,
+// and requires identical results, so the fast path can never read FHIR
+// differently from the models' own decoder.
+func TestFastJSONDecodesLikeEncodingJSON(t *testing.T) {
+	for _, version := range []string{"stu3", "r4"} {
+		files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "fhir", version, "*.json"))
+		if len(files) == 0 {
+			t.Fatalf("no %s examples", version)
+		}
+		for _, f := range files {
+			src, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var std any
+			if version == "stu3" {
+				var rl stu3.ResourceList
+				if err := json.Unmarshal(src, &rl); err == nil {
+					std, err = rl.ValueByDiscriminator()
+				}
+			} else {
+				var rl r4.ResourceList
+				if err := json.Unmarshal(src, &rl); err == nil {
+					std, err = rl.ValueByDiscriminator()
+				}
+			}
+			if std == nil {
+				t.Fatalf("%s: no concrete type", f)
+			}
+			fast := reflect.New(reflect.TypeOf(std))
+			if err := fastjson.Unmarshal(src, fast.Interface()); err != nil {
+				t.Errorf("%s: fastjson: %v", filepath.Base(f), err)
+				continue
+			}
+			a, _ := json.Marshal(std)
+			b, _ := json.Marshal(fast.Elem().Interface())
+			if string(a) != string(b) {
+				d, _ := Diff(a, b)
+				t.Errorf("%s: fastjson decodes differently: %v", filepath.Base(f), d)
+			}
+		}
 	}
 }
