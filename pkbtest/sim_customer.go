@@ -209,45 +209,40 @@ func (c *call) write(r result) {
 }
 
 func customerCreate(c *call) {
-	typ := c.params["resourceType"]
-	if !c.knownType(typ) {
-		return
-	}
-	body, ok := c.parseBody()
-	if !ok {
-		return
-	}
-	d := c.s.data
-	d.mu.Lock()
-	r := c.doCreate(c.customerStore(), typ, body, c.r.Header.Get("If-None-Exist"))
-	d.mu.Unlock()
-	c.write(r)
+	c.customerWrite(true, func(st *store, typ string, body obj) result {
+		return c.doCreate(st, typ, body, c.r.Header.Get("If-None-Exist"))
+	})
 }
 
 func customerUpdate(c *call) {
-	typ := c.params["resourceType"]
-	if !c.knownType(typ) {
-		return
-	}
-	body, ok := c.parseBody()
-	if !ok {
-		return
-	}
-	d := c.s.data
-	d.mu.Lock()
-	r := c.doUpdate(c.customerStore(), typ, c.params["id"], body, c.r.Header.Get("If-Match"))
-	d.mu.Unlock()
-	c.write(r)
+	c.customerWrite(true, func(st *store, typ string, body obj) result {
+		return c.doUpdate(st, typ, c.params["id"], body, c.r.Header.Get("If-Match"))
+	})
 }
 
 func customerDelete(c *call) {
+	c.customerWrite(false, func(st *store, typ string, _ obj) result {
+		return c.doDelete(st, typ, c.params["id"], c.r.Header.Get("If-Match"))
+	})
+}
+
+// customerWrite runs one write interaction on the customer's store under the
+// data lock, after checking the type and (for create and update) the body.
+func (c *call) customerWrite(withBody bool, do func(st *store, typ string, body obj) result) {
 	typ := c.params["resourceType"]
 	if !c.knownType(typ) {
 		return
 	}
+	var body obj
+	if withBody {
+		var ok bool
+		if body, ok = c.parseBody(); !ok {
+			return
+		}
+	}
 	d := c.s.data
 	d.mu.Lock()
-	r := c.doDelete(c.customerStore(), typ, c.params["id"], c.r.Header.Get("If-Match"))
+	r := do(c.customerStore(), typ, body)
 	d.mu.Unlock()
 	c.write(r)
 }
