@@ -68,27 +68,29 @@ func R4Pages[C R4Client](ctx context.Context, c C, first *r4.Bundle, opts ...Pag
 // skipped; an entry of another type is yielded as an error and the
 // iteration goes on.
 func STU3Resources[T any, C STU3Client](ctx context.Context, c C, first *stu3.Bundle, opts ...PageOption) iter.Seq2[T, error] {
-	l := limits(opts)
-	return resources(l, STU3Pages(ctx, c, first, opts...), func(b *stu3.Bundle) []entry {
-		out := make([]entry, 0, len(b.Entry))
+	return resources[T](limits(opts), STU3Pages(ctx, c, first, opts...), func(b *stu3.Bundle, yield func(resource) bool) {
 		for _, e := range b.Entry {
-			out = append(out, entry{res: e.Resource, mode: stu3Mode(e.Search)})
+			if e.Resource != nil && (e.Search == nil || !skippedMode(string(e.Search.Mode))) && !yield(e.Resource) {
+				return
+			}
 		}
-		return out
-	}, decodeAs[T])
+	})
 }
 
 // R4Resources is STU3Resources for R4 families.
 func R4Resources[T any, C R4Client](ctx context.Context, c C, first *r4.Bundle, opts ...PageOption) iter.Seq2[T, error] {
-	l := limits(opts)
-	return resources(l, R4Pages(ctx, c, first, opts...), func(b *r4.Bundle) []entry {
-		out := make([]entry, 0, len(b.Entry))
+	return resources[T](limits(opts), R4Pages(ctx, c, first, opts...), func(b *r4.Bundle, yield func(resource) bool) {
 		for _, e := range b.Entry {
-			out = append(out, entry{res: e.Resource, mode: r4Mode(e.Search)})
+			if e.Resource != nil && (e.Search == nil || !skippedMode(string(e.Search.Mode))) && !yield(e.Resource) {
+				return
+			}
 		}
-		return out
-	}, decodeAs[T])
+	})
 }
+
+// skippedMode reports a search entry that is not a match: an included
+// resource or an OperationOutcome about the search.
+func skippedMode(mode string) bool { return mode == "include" || mode == "outcome" }
 
 func stu3Next(b *stu3.Bundle) string {
 	for _, l := range b.Link {
@@ -106,20 +108,6 @@ func r4Next(b *r4.Bundle) string {
 		}
 	}
 	return ""
-}
-
-func stu3Mode(s *stu3.BundleSearch) string {
-	if s == nil {
-		return ""
-	}
-	return string(s.Mode)
-}
-
-func r4Mode(s *r4.BundleSearch) string {
-	if s == nil {
-		return ""
-	}
-	return string(s.Mode)
 }
 
 func limits(opts []PageOption) pageLimits {
@@ -161,15 +149,15 @@ func pages[B any](ctx context.Context, d *doer, first *B, opts []PageOption, nex
 	}
 }
 
-type entry struct {
-	res interface {
-		Discriminator() (string, error)
-		MarshalJSON() ([]byte, error)
-	}
-	mode string
+// resource is what both FHIR versions' generated ResourceList union offers.
+type resource interface {
+	Discriminator() (string, error)
+	MarshalJSON() ([]byte, error)
 }
 
-func resources[T any, B any](l pageLimits, pageSeq iter.Seq2[*B, error], entries func(*B) []entry, decode func(entry) (T, bool, error)) iter.Seq2[T, error] {
+// resources decodes the matches each page yields into T, counting them
+// against the MaxResources limit.
+func resources[T any, B any](l pageLimits, pageSeq iter.Seq2[*B, error], matches func(*B, func(resource) bool)) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		var zero T
 		count := 0
@@ -178,19 +166,23 @@ func resources[T any, B any](l pageLimits, pageSeq iter.Seq2[*B, error], entries
 				yield(zero, err)
 				return
 			}
-			for _, e := range entries(page) {
-				v, ok, err := decode(e)
-				if !ok && err == nil {
-					continue
-				}
+			stopped := false
+			matches(page, func(r resource) bool {
 				if l.resources > 0 && count >= l.resources {
 					yield(zero, ErrPageLimit)
-					return
+					stopped = true
+					return false
 				}
 				count++
+				v, err := decodeAs[T](r)
 				if !yield(v, err) {
-					return
+					stopped = true
+					return false
 				}
+				return true
+			})
+			if stopped {
+				return
 			}
 		}
 	}
@@ -198,30 +190,24 @@ func resources[T any, B any](l pageLimits, pageSeq iter.Seq2[*B, error], entries
 
 // decodeAs decodes one entry's resource into T, whose Go type name is the
 // FHIR resource type (the generated models are named that way).
-func decodeAs[T any](e entry) (T, bool, error) {
+func decodeAs[T any](r resource) (T, error) {
 	var v T
-	if e.mode == "include" || e.mode == "outcome" || isNil(e.res) {
-		return v, false, nil
-	}
-	want := reflect.TypeFor[T]().Name()
-	got, err := e.res.Discriminator()
+	got, err := r.Discriminator()
 	if err != nil {
-		return v, true, err
+		return v, err
 	}
-	if got != want {
-		return v, true, fmt.Errorf("pkb: search entry is a %s, not a %s", got, want)
+	if want := typeName[T](); got != want {
+		return v, fmt.Errorf("pkb: search entry is a %s, not a %s", got, want)
 	}
-	raw, err := e.res.MarshalJSON()
+	raw, err := r.MarshalJSON()
 	if err != nil {
-		return v, true, err
+		return v, err
 	}
-	return v, true, json.Unmarshal(raw, &v)
+	return v, json.Unmarshal(raw, &v)
 }
 
-func isNil(v any) bool {
-	rv := reflect.ValueOf(v)
-	return !rv.IsValid() || (rv.Kind() == reflect.Pointer && rv.IsNil())
-}
+// typeName is the FHIR resource type of a generated model type.
+func typeName[T any]() string { return reflect.TypeFor[T]().Name() }
 
 // fetchPage GETs a next link through the family's choke point.
 func fetchPage[B any](ctx context.Context, d *doer, link string) (*B, error) {

@@ -56,7 +56,7 @@ func DecodeSearchSet[T any](r io.Reader) (*SearchSet[T], error) {
 	if w.ResourceType != "Bundle" {
 		return nil, fmt.Errorf("pkb: want a Bundle, got resourceType %q", w.ResourceType)
 	}
-	want := reflect.TypeFor[T]().Name()
+	want := typeName[T]()
 	out := &SearchSet[T]{Total: w.Total, Resources: make([]T, 0, len(w.Entry))}
 	for _, l := range w.Link {
 		if l.Relation == "next" {
@@ -64,7 +64,7 @@ func DecodeSearchSet[T any](r io.Reader) (*SearchSet[T], error) {
 		}
 	}
 	for i, e := range w.Entry {
-		if e.Search != nil && (e.Search.Mode == "include" || e.Search.Mode == "outcome") {
+		if e.Search != nil && skippedMode(e.Search.Mode) {
 			out.Skipped++
 			continue
 		}
