@@ -381,19 +381,19 @@ func resourceDetail(r *Resource) string {
 func stillInSpec(spec *Spec, row Row) bool {
 	switch row.Kind {
 	case KindResource:
-		return spec.hasResourcePath(row.Item)
+		return hasResourcePath(spec, row.Item)
 	case KindInteraction:
 		typ, code, _ := strings.Cut(row.Item, " ")
 		if code == "read" {
-			return spec.operation("/"+typ+"/{id}", "GET") != nil
+			return spec.Operation("/"+typ+"/{id}", "GET") != nil
 		}
-		return spec.operation("/"+typ, "GET") != nil
+		return spec.Operation("/"+typ, "GET") != nil
 	case KindSearchParam:
 		typ, name, _ := strings.Cut(row.Item, "?")
-		return spec.queryParam("/"+typ, spec.operation("/"+typ, "GET"), name) != nil
+		return spec.QueryParam("/"+typ, spec.Operation("/"+typ, "GET"), name) != nil
 	case KindSearchInclude:
 		typ, inc, _ := strings.Cut(row.Item, "?_include=")
-		p := spec.queryParam("/"+typ, spec.operation("/"+typ, "GET"), "_include")
+		p := spec.QueryParam("/"+typ, spec.Operation("/"+typ, "GET"), "_include")
 		return p != nil && schemaAllows(p.Schema, inc)
 	case KindOperation:
 		return len(specOperations(spec)[row.Item]) > 0

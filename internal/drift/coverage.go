@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/pkbgo/pkb/internal/specdoc"
 )
 
 // Coverage categories, in report order; each Coverage.Missing line starts with one.
@@ -85,7 +87,7 @@ func includeItem(typ, inc string) string      { return typ + "?_include=" + inc 
 
 func checkResource(c *Coverage, spec *Spec, res Resource) {
 	// The type appears at all (Person is declared with no interaction).
-	if spec.hasResourcePath(res.Type) {
+	if hasResourcePath(spec, res.Type) {
 		c.item(CatResources, res.Type)
 	} else {
 		c.item(CatResources, res.Type, "no path /"+res.Type+" or /"+res.Type+"/...")
@@ -95,13 +97,13 @@ func checkResource(c *Coverage, spec *Spec, res Resource) {
 		name := interactionItem(res.Type, in.Code)
 		switch in.Code {
 		case "read":
-			if spec.operation("/"+res.Type+"/{id}", "GET") == nil {
+			if spec.Operation("/"+res.Type+"/{id}", "GET") == nil {
 				c.item(CatInteractions, name, "no GET /"+res.Type+"/{id}")
 			} else {
 				c.item(CatInteractions, name)
 			}
 		case "search-type":
-			if spec.operation("/"+res.Type, "GET") == nil {
+			if spec.Operation("/"+res.Type, "GET") == nil {
 				c.item(CatInteractions, name, "no GET /"+res.Type)
 			} else {
 				c.item(CatInteractions, name)
@@ -111,7 +113,7 @@ func checkResource(c *Coverage, spec *Spec, res Resource) {
 		}
 	}
 
-	search := spec.operation("/"+res.Type, "GET")
+	search := spec.Operation("/"+res.Type, "GET")
 	for _, sp := range res.SearchParam {
 		name := searchParamItem(res.Type, sp.Name)
 		if search == nil {
@@ -123,7 +125,7 @@ func checkResource(c *Coverage, spec *Spec, res Resource) {
 
 	for _, inc := range res.SearchInclude {
 		name := includeItem(res.Type, inc)
-		p := spec.queryParam("/"+res.Type, search, "_include")
+		p := spec.QueryParam("/"+res.Type, search, "_include")
 		switch {
 		case search == nil:
 			c.item(CatSearchInclude, name, "no search operation GET /"+res.Type)
@@ -138,16 +140,16 @@ func checkResource(c *Coverage, spec *Spec, res Resource) {
 }
 
 // checkSearchParam returns the ways the parameter differs from PKB's documentation.
-func checkSearchParam(spec *Spec, path string, op *specOp, sp SearchParam) []string {
+func checkSearchParam(spec *Spec, path string, op *specdoc.Op, sp SearchParam) []string {
 	want, err := ParseSearchDoc(sp.Documentation)
 	if err != nil {
 		return []string{err.Error()}
 	}
-	p := spec.queryParam(path, op, sp.Name)
+	p := spec.QueryParam(path, op, sp.Name)
 	if p == nil {
 		return []string{"no query parameter " + sp.Name + " on GET " + path}
 	}
-	ext := p.XFHIRSearch
+	ext := p.FHIRSearch
 	if ext == nil {
 		return []string{"no x-fhir-search object"}
 	}
@@ -202,10 +204,10 @@ type located struct{ path, method string }
 // specOperations indexes the spec's operations by x-fhir-operation.
 func specOperations(spec *Spec) map[string][]located {
 	byName := map[string][]located{}
-	for _, path := range spec.order {
+	for _, path := range spec.Paths() {
 		for _, method := range []string{"GET", "PUT", "POST", "DELETE", "PATCH", "HEAD", "OPTIONS"} {
-			if op := spec.paths[path].operations()[method]; op != nil && op.XFHIROperation != "" {
-				byName[op.XFHIROperation] = append(byName[op.XFHIROperation], located{path, method})
+			if op := spec.Item(path).Operations()[method]; op != nil && op.FHIROperation != "" {
+				byName[op.FHIROperation] = append(byName[op.FHIROperation], located{path, method})
 			}
 		}
 	}

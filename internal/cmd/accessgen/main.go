@@ -14,28 +14,16 @@ import (
 	"slices"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"github.com/pkbgo/pkb/internal/specdoc"
 )
 
 // grants is the closed set of x-pkb-access values (api/openapi/CONVENTIONS.md).
 var grants = []string{"public", "system", "customer", "user:PATIENT", "user:CLINICIAN", "user:TEAMCOORD", "tethered:SITE"}
 
-var methods = []string{"get", "put", "post", "delete", "patch", "head", "options"}
-
 type operation struct {
 	family, id, method, path string
 	grants                   []string
 	readOnly                 bool
-}
-
-type document struct {
-	Paths map[string]map[string]yaml.Node `yaml:"paths"`
-}
-
-type opFields struct {
-	OperationID string   `yaml:"operationId"`
-	Access      []string `yaml:"x-pkb-access"`
-	ReadOnly    bool     `yaml:"x-pkb-read-only"`
 }
 
 func main() {
@@ -91,34 +79,26 @@ func read(family, file string) ([]operation, error) {
 	if err != nil {
 		return nil, err
 	}
-	var doc document
-	if err := yaml.Unmarshal(raw, &doc); err != nil {
+	doc, err := specdoc.Parse(raw)
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	var ops []operation
-	for path, item := range doc.Paths {
-		for _, m := range methods {
-			node, ok := item[m]
-			if !ok {
-				continue
-			}
-			var f opFields
-			if err := node.Decode(&f); err != nil {
-				return nil, fmt.Errorf("%s: %s %s: %w", file, m, path, err)
-			}
-			where := fmt.Sprintf("%s: %s %s", file, strings.ToUpper(m), path)
-			if f.OperationID == "" {
+	for _, path := range doc.Paths() {
+		for m, op := range doc.Item(path).Operations() {
+			where := fmt.Sprintf("%s: %s %s", file, m, path)
+			if op.OperationID == "" {
 				return nil, fmt.Errorf("%s: no operationId", where)
 			}
-			if len(f.Access) == 0 {
+			if len(op.Access) == 0 {
 				return nil, fmt.Errorf("%s: no x-pkb-access; every operation must say who may call it", where)
 			}
-			for _, g := range f.Access {
+			for _, g := range op.Access {
 				if !slices.Contains(grants, g) {
 					return nil, fmt.Errorf("%s: x-pkb-access value %q is not one of %v", where, g, grants)
 				}
 			}
-			ops = append(ops, operation{family, f.OperationID, strings.ToUpper(m), path, f.Access, f.ReadOnly})
+			ops = append(ops, operation{family, op.OperationID, m, path, op.Access, op.ReadOnly})
 		}
 	}
 	return ops, nil

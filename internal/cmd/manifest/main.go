@@ -67,8 +67,8 @@ var localGenerators = []struct {
 	dirs []string
 }{
 	{"fhir2oas", []string{"internal/cmd/fhir2oas", "internal/fhirschema"}},
-	{"accessgen", []string{"internal/cmd/accessgen"}},
-	{"searchgen", []string{"internal/cmd/searchgen"}},
+	{"accessgen", []string{"internal/cmd/accessgen", "internal/specdoc"}},
+	{"searchgen", []string{"internal/cmd/searchgen", "internal/specdoc"}},
 	{"apisurface", []string{"internal/cmd/apisurface"}},
 }
 

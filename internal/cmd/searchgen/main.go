@@ -29,10 +29,8 @@ import (
 	"sort"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"github.com/pkbgo/pkb/internal/specdoc"
 )
-
-var methods = []string{"get", "put", "post", "delete", "patch", "head", "options"}
 
 // kinds maps x-fhir-search types to the Kind constants of package search.
 var kinds = map[string]string{
@@ -55,32 +53,6 @@ type xSearch struct {
 	Prefixes        []string `yaml:"prefixes" json:"prefixes"`
 	SupportedValues []string `yaml:"supportedValues" json:"supportedValues"`
 	Definition      string   `yaml:"definition" json:"definition"`
-}
-
-type schema struct {
-	Type  string   `yaml:"type"`
-	Enum  []string `yaml:"enum"`
-	Items *schema  `yaml:"items"`
-}
-
-type parameter struct {
-	Ref     string   `yaml:"$ref"`
-	Name    string   `yaml:"name"`
-	In      string   `yaml:"in"`
-	Schema  *schema  `yaml:"schema"`
-	XSearch *xSearch `yaml:"x-fhir-search"`
-}
-
-type operation struct {
-	OperationID string      `yaml:"operationId"`
-	Parameters  []parameter `yaml:"parameters"`
-}
-
-type document struct {
-	Paths      map[string]map[string]yaml.Node `yaml:"paths"`
-	Components struct {
-		Parameters map[string]parameter `yaml:"parameters"`
-	} `yaml:"components"`
 }
 
 // hl7Param is the part of an HL7 SearchParameter the table uses.
@@ -199,61 +171,48 @@ func read(family, version, file string) ([]row, error) {
 	if err != nil {
 		return nil, err
 	}
-	var doc document
-	if err := yaml.Unmarshal(b, &doc); err != nil {
+	doc, err := specdoc.Parse(b)
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
-	resolve := func(p parameter) (parameter, error) {
-		if p.Ref == "" {
-			return p, nil
-		}
-		name, ok := strings.CutPrefix(p.Ref, "#/components/parameters/")
-		got, found := doc.Components.Parameters[name]
-		if !ok || !found {
-			return p, fmt.Errorf("%s: unresolved parameter %s", file, p.Ref)
-		}
-		return got, nil
-	}
 	var rows []row
-	for path, item := range doc.Paths {
-		var shared []parameter
-		if n, ok := item["parameters"]; ok {
-			if err := n.Decode(&shared); err != nil {
-				return nil, fmt.Errorf("%s %s: %w", file, path, err)
-			}
-		}
-		for _, m := range methods {
-			n, ok := item[m]
-			if !ok {
-				continue
-			}
-			var op operation
-			if err := n.Decode(&op); err != nil {
-				return nil, fmt.Errorf("%s %s %s: %w", file, m, path, err)
-			}
-			for _, p := range append(slices.Clone(shared), op.Parameters...) {
-				p, err := resolve(p)
-				if err != nil {
-					return nil, err
-				}
-				if p.XSearch == nil || p.In != "query" {
+	for _, path := range doc.Paths() {
+		for _, op := range doc.Item(path).Operations() {
+			for _, p := range doc.Params(path, op) {
+				if p.FHIRSearch == nil || p.In != "query" {
 					continue
 				}
-				if kinds[p.XSearch.Type] == "" {
-					return nil, fmt.Errorf("%s %s %s: unknown x-fhir-search type %q", file, op.OperationID, p.Name, p.XSearch.Type)
+				x, err := decodeXSearch(p.FHIRSearch)
+				if err != nil {
+					return nil, fmt.Errorf("%s %s %s: x-fhir-search: %w", file, op.OperationID, p.Name, err)
 				}
-				r := row{family: family, version: version, op: op.OperationID, resource: resourceOf(path), name: p.Name, x: *p.XSearch}
+				if kinds[x.Type] == "" {
+					return nil, fmt.Errorf("%s %s %s: unknown x-fhir-search type %q", file, op.OperationID, p.Name, x.Type)
+				}
+				r := row{family: family, version: version, op: op.OperationID, resource: resourceOf(path), name: p.Name, x: x}
 				if s := p.Schema; s != nil {
 					if s.Items != nil {
 						s = s.Items
 					}
-					r.enum = s.Enum
+					for _, v := range s.Enum {
+						r.enum = append(r.enum, fmt.Sprint(v))
+					}
 				}
 				rows = append(rows, r)
 			}
 		}
 	}
 	return rows, nil
+}
+
+// decodeXSearch reads the extension, as decoded YAML, into its typed form.
+func decodeXSearch(ext map[string]any) (xSearch, error) {
+	var x xSearch
+	b, err := json.Marshal(ext)
+	if err == nil {
+		err = json.Unmarshal(b, &x)
+	}
+	return x, err
 }
 
 // resourceOf is the resource type a route searches, "" for a generic route.
