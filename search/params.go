@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -137,7 +138,7 @@ func (p *Params) ValidateFor(family Family, operationID string) error {
 		return err
 	}
 	var errs []error
-	for _, k := range sortedKeys(v) {
+	for _, k := range slices.Sorted(maps.Keys(v)) {
 		if err := ValidateFor(family, operationID, k, v[k]...); err != nil {
 			errs = append(errs, err)
 		}
@@ -176,18 +177,9 @@ func Editor(v url.Values) func(context.Context, *http.Request) error {
 	}
 }
 
-func sortedKeys(v url.Values) []string {
-	keys := make([]string, 0, len(v))
-	for k := range v {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
 func encode(v url.Values) string {
 	var b strings.Builder
-	for _, k := range sortedKeys(v) {
+	for _, k := range slices.Sorted(maps.Keys(v)) {
 		name := strings.ReplaceAll(url.QueryEscape(k), "%3A", ":")
 		for _, val := range v[k] {
 			if b.Len() > 0 {

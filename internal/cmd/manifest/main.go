@@ -22,6 +22,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 
 	"os"
 	"path/filepath"
@@ -256,7 +257,7 @@ func Check(path string, want *Manifest) ([]string, error) {
 		}
 		delete(recorded, s.Path)
 	}
-	for _, p := range slices.Sorted(mapsKeys(recorded)) {
+	for _, p := range slices.Sorted(maps.Keys(recorded)) {
 		probs = append(probs, fmt.Sprintf("%s: in the manifest but no longer present", p))
 	}
 	gens := map[string]Generator{}
@@ -275,23 +276,13 @@ func Check(path string, want *Manifest) ([]string, error) {
 		}
 		delete(gens, g.Name)
 	}
-	for _, n := range slices.Sorted(mapsKeys(gens)) {
+	for _, n := range slices.Sorted(maps.Keys(gens)) {
 		probs = append(probs, fmt.Sprintf("generator %s: in the manifest but no longer used", n))
 	}
 	if len(probs) == 0 && got.Go != want.Go {
 		probs = append(probs, fmt.Sprintf("go.mod: go %s, manifest records %s", want.Go, got.Go))
 	}
 	return probs, nil
-}
-
-func mapsKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 func sum(b []byte) string {
