@@ -274,7 +274,7 @@ func (c *TetheredClient) Grant() (ClientType, []string) {
 	if s := GrantedScopes(c.cache.Cached()); s != nil {
 		return ClientTethered, s
 	}
-	if s := GrantedScopes(c.rot.snapshot()); s != nil {
+	if s := c.rot.scopes(); s != nil {
 		return ClientTethered, s
 	}
 	return ClientTethered, []string{ScopeSite}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -38,12 +39,32 @@ type rotator struct {
 	// fallbackRT is a configured refresh token that is tried once if the
 	// store's chain turns out to be dead (a coordinator issued a new one).
 	fallbackRT string
+
+	storedOnce sync.Once
+	stored     []string // granted scopes of the session found in the store
 }
 
 func (r *rotator) snapshot() *oauth2.Token {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return cloneToken(r.current)
+}
+
+// scopes returns the session's granted scopes: the current token's or,
+// before anything was fetched, those of the session in the store. A
+// restarted program has its session only there, and its granted scope is
+// what PKB will enforce. The stores this package ships are local, so this
+// reads a file at most, once; PKB is never contacted.
+func (r *rotator) scopes() []string {
+	if s := GrantedScopes(r.snapshot()); s != nil {
+		return s
+	}
+	r.storedOnce.Do(func() {
+		if tok, err := r.store.Load(context.Background()); err == nil {
+			r.stored = GrantedScopes(tok)
+		}
+	})
+	return slices.Clone(r.stored)
 }
 
 // reject records that accessToken was refused, so that the copy in the

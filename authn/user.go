@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
-	"sync"
 
 	"golang.org/x/oauth2"
 )
@@ -49,9 +48,6 @@ type UserClient struct {
 	ep    *endpoint
 	cache *Cache
 	rot   *rotator
-
-	storedOnce sync.Once
-	stored     []string // granted scopes of the session found in the store
 }
 
 var userScopes = []string{ScopePatient, ScopeClinician, ScopeTeamCoord}
@@ -217,19 +213,8 @@ func (c *UserClient) Grant() (ClientType, []string) {
 	if s := GrantedScopes(c.cache.Cached()); s != nil {
 		return ClientUser, s
 	}
-	if s := GrantedScopes(c.rot.snapshot()); s != nil {
+	if s := c.rot.scopes(); s != nil {
 		return ClientUser, s
-	}
-	// A restarted program has its session only in the store: its granted
-	// scope is what PKB will enforce. The stores this package ships are
-	// local, so this reads a file at most, once; PKB is never contacted.
-	c.storedOnce.Do(func() {
-		if tok, err := c.cfg.Store.Load(context.Background()); err == nil {
-			c.stored = GrantedScopes(tok)
-		}
-	})
-	if c.stored != nil {
-		return ClientUser, slices.Clone(c.stored)
 	}
 	if c.cfg.Scope != "" {
 		return ClientUser, []string{c.cfg.Scope}
