@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pkbgo/pkb/gen/access"
 )
 
 // ResponseCodeSystem is PKB's code system for the error codes it puts in
@@ -159,15 +161,15 @@ func IsRateLimited(err error) bool {
 }
 
 // newAPIError reads (a bounded part of) resp's body and closes it.
-func newAPIError(resp *http.Response, method, route, operation string) *APIError {
+func newAPIError(resp *http.Response, method string, op access.Operation) *APIError {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, errorBodyLimit))
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	e := &APIError{
 		StatusCode:      resp.StatusCode,
 		Method:          method,
-		Route:           route,
-		Operation:       operation,
+		Route:           op.Path,
+		Operation:       string(op.Family) + "." + op.ID,
 		ContentType:     mt,
 		WWWAuthenticate: resp.Header.Get("WWW-Authenticate"),
 		RetryAfter:      retryAfter(resp.Header.Get("Retry-After"), time.Now()),

@@ -163,12 +163,11 @@ func rewind(req *http.Request) (*http.Request, error) {
 // check turns error statuses, and success bodies that are not JSON, into an
 // *APIError, and bounds the size of the body the generated code will read.
 func (d *doer) check(resp *http.Response, req *http.Request, op access.Operation) (*http.Response, error) {
-	name := string(op.Family) + "." + op.ID
 	if resp.StatusCode >= 400 {
-		return nil, newAPIError(resp, req.Method, op.Path, name)
+		return nil, newAPIError(resp, req.Method, op)
 	}
 	if ct := resp.Header.Get("Content-Type"); ct != "" && resp.StatusCode != http.StatusNoContent && !isJSONContentType(ct) {
-		return nil, newAPIError(resp, req.Method, op.Path, name)
+		return nil, newAPIError(resp, req.Method, op)
 	}
 	resp.Body = &limitedBody{rc: resp.Body, left: d.p.maxBody}
 	return resp, nil
