@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/pkbgo/pkb/message"
 )
 
 // Well-known seeded identities. Everything else in the synthetic data is
@@ -185,48 +187,19 @@ func (d *simData) org(id string) *seedOrg {
 	return d.orgs[id]
 }
 
-// nhsCheckDigit returns the Modulus 11 check digit of nine digits, or -1
-// when the number is invalid (check value 10).
-func nhsCheckDigit(nine string) int {
-	sum := 0
-	for i := 0; i < 9; i++ {
-		sum += int(nine[i]-'0') * (10 - i)
-	}
-	c := 11 - sum%11
-	switch c {
-	case 11:
-		return 0
-	case 10:
-		return -1
-	}
-	return c
-}
-
 // ValidNHSNumber reports whether s is ten digits with a valid Modulus 11
-// check digit.
-func ValidNHSNumber(s string) bool {
-	if len(s) != 10 {
-		return false
-	}
-	for _, r := range s {
-		if r < '0' || r > '9' {
-			return false
-		}
-	}
-	return nhsCheckDigit(s[:9]) == int(s[9]-'0')
-}
+// check digit (message.ValidNHSNumber, the client's own check).
+func ValidNHSNumber(s string) bool { return message.ValidNHSNumber(s) }
 
-// testNHSNumber draws a valid NHS number in the 999 test range.
+// testNHSNumber draws a valid NHS number in the 999 test range: nine random
+// digits and the one check digit that makes them valid, if any.
 func testNHSNumber(rng *rand.Rand, taken map[string]*SeedPatient) string {
 	for {
 		nine := fmt.Sprintf("999%06d", rng.IntN(1000000))
-		c := nhsCheckDigit(nine)
-		if c < 0 {
-			continue
-		}
-		n := nine + strconv.Itoa(c)
-		if taken[n] == nil {
-			return n
+		for d := '0'; d <= '9'; d++ {
+			if n := nine + string(d); message.ValidNHSNumber(n) && taken[n] == nil {
+				return n
+			}
 		}
 	}
 }
