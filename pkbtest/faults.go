@@ -103,6 +103,28 @@ const htmlErrorPage = `<!DOCTYPE html>
 <body><center><h1>%[1]d %[2]s</h1></center><hr><center>nginx</center></body></html>
 `
 
+// writeHTMLError answers with a proxy's HTML error page, 502 unless status
+// says otherwise.
+func writeHTMLError(w http.ResponseWriter, status int) {
+	if status == 0 {
+		status = http.StatusBadGateway
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, htmlErrorPage, status, http.StatusText(status))
+}
+
+// writePlainError answers with a short plain-text error, 503 unless status
+// says otherwise.
+func writePlainError(w http.ResponseWriter, status int) {
+	if status == 0 {
+		status = http.StatusServiceUnavailable
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, "%d %s (pkbtest fault injection)\n", status, http.StatusText(status))
+}
+
 // instrument counts requests to ep and applies injected faults.
 func (s *AuthServer) instrument(ep Endpoint, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -116,13 +138,7 @@ func (s *AuthServer) instrument(ep Endpoint, next http.Handler) http.Handler {
 		}
 		switch f.Kind {
 		case FaultHTML:
-			status := f.Status
-			if status == 0 {
-				status = http.StatusBadGateway
-			}
-			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			w.WriteHeader(status)
-			fmt.Fprintf(w, htmlErrorPage, status, http.StatusText(status))
+			writeHTMLError(w, f.Status)
 		case FaultDown:
 			conn, _, err := http.NewResponseController(w).Hijack()
 			if err != nil {
@@ -130,13 +146,7 @@ func (s *AuthServer) instrument(ep Endpoint, next http.Handler) http.Handler {
 			}
 			_ = conn.Close()
 		default:
-			status := f.Status
-			if status == 0 {
-				status = http.StatusServiceUnavailable
-			}
-			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			w.WriteHeader(status)
-			fmt.Fprintf(w, "%d %s (pkbtest fault injection)\n", status, http.StatusText(status))
+			writePlainError(w, f.Status)
 		}
 	})
 }

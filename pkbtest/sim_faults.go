@@ -166,21 +166,9 @@ func (s *Simulator) applyFault(c *call, w http.ResponseWriter, f *APIFault) bool
 		}
 		c.fail(http.StatusTooManyRequests, "throttled", "", "too many requests (pkbtest fault injection)")
 	case APIFaultHTML:
-		status := f.Status
-		if status == 0 {
-			status = http.StatusBadGateway
-		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.WriteHeader(status)
-		fmt.Fprintf(w, htmlErrorPage, status, http.StatusText(status))
+		writeHTMLError(w, f.Status)
 	default:
-		status := f.Status
-		if status == 0 {
-			status = http.StatusServiceUnavailable
-		}
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.WriteHeader(status)
-		fmt.Fprintf(w, "%d %s (pkbtest fault injection)\n", status, http.StatusText(status))
+		writePlainError(w, f.Status)
 	}
 	return true
 }
