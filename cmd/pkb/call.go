@@ -69,10 +69,7 @@ func (c *cli) cmdGet(ctx context.Context, args []string) error {
 		return err
 	}
 	resp, err := sess.call(ctx, f, http.MethodGet, escapePath(path), nil, nil)
-	if err != nil {
-		return c.reportFailure(cf.json, err)
-	}
-	return c.printResponse(resp, cf.json)
+	return c.show(resp, err, cf.json)
 }
 
 func (c *cli) cmdSearch(ctx context.Context, args []string) error {
@@ -113,10 +110,7 @@ func (c *cli) cmdSearch(ctx context.Context, args []string) error {
 	if err == nil && all {
 		resp, err = c.allPages(ctx, sess, f, resp, maxPages)
 	}
-	if err != nil {
-		return c.reportFailure(cf.json, err)
-	}
-	return c.printResponse(resp, cf.json)
+	return c.show(resp, err, cf.json)
 }
 
 // allPages follows next links from the first page, through the same
@@ -212,10 +206,15 @@ func (c *cli) cmdOp(ctx context.Context, args []string) error {
 		return err
 	}
 	resp, err := sess.call(ctx, f, op.Method, path, query, body)
+	return c.show(resp, err, cf.json)
+}
+
+// show prints a response, or reports why there is none.
+func (c *cli) show(resp *response, err error, asJSON bool) error {
 	if err != nil {
-		return c.reportFailure(cf.json, err)
+		return c.reportFailure(asJSON, err)
 	}
-	return c.printResponse(resp, cf.json)
+	return c.printResponse(resp, asJSON)
 }
 
 func (c *cli) cmdOps(ctx context.Context, args []string) error {
@@ -226,12 +225,8 @@ func (c *cli) cmdOps(ctx context.Context, args []string) error {
 	fs.StringVar(&cf.scope, "scope", "", "only operations this user type may call ("+envScope+")")
 	fs.BoolVar(&all, "all", false, "every operation of every API, whoever may call it")
 	fs.BoolVar(&cf.json, "json", false, "print JSON on stdout")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if len(pos) != 0 {
-		return usageErrorf("unexpected argument %q", pos[0])
 	}
 	s, err := c.resolve(&cf)
 	if err != nil {

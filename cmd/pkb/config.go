@@ -84,6 +84,19 @@ func addFamily(fs *flag.FlagSet, cf *commonFlags) {
 
 // parseArgs parses flags that may be interspersed with positional
 // arguments ("pkb search Observation patient=x --json"); "--" ends flags.
+// parseNoArgs parses the flags of a command that takes no positional
+// arguments.
+func parseNoArgs(fs *flag.FlagSet, args []string) error {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return usageErrorf("unexpected argument %q", pos[0])
+	}
+	return nil
+}
+
 func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {

@@ -125,12 +125,8 @@ func (c *cli) cmdDemo(ctx context.Context, args []string) error {
 	fs.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	fs.Int64Var(&seed, "seed", pkbtest.DefaultSeed, "seed of the simulator's synthetic data")
 	fs.DurationVar(&timeout, "timeout", 2*time.Minute, "give up after this long")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if len(pos) != 0 {
-		return usageErrorf("unexpected argument %q", pos[0])
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

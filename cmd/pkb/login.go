@@ -25,12 +25,8 @@ func (c *cli) cmdLogin(ctx context.Context, args []string) error {
 	addCommon(fs, &cf)
 	fs.StringVar(&cf.scope, "scope", "", "user type to log in as: PATIENT | CLINICIAN | TEAMCOORD ("+envScope+"; default: any the client allows)")
 	fs.BoolVar(&noBrowser, "no-browser", false, "only print the login URL")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if len(pos) != 0 {
-		return usageErrorf("unexpected argument %q", pos[0])
 	}
 	if !flagSet(fs, "timeout") {
 		cf.timeout = defaultLoginWait
@@ -147,12 +143,8 @@ func (c *cli) cmdToken(ctx context.Context, args []string) error {
 	addCommon(fs, &cf)
 	fs.StringVar(&cf.scope, "scope", "", "User Client: user type requested at login ("+envScope+")")
 	fs.BoolVar(&show, "show-token", false, "also print the access token, to stdout")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if len(pos) != 0 {
-		return usageErrorf("unexpected argument %q", pos[0])
 	}
 	s, err := c.resolve(&cf)
 	if err != nil {

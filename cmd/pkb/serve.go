@@ -48,12 +48,8 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 	fs.IntVar(&pageSize, "page-size", pkbtest.DefaultPageSize, "default search page size")
 	fs.BoolVar(&quiet, "quiet", false, "do not log requests to stderr")
 	fs.BoolVar(&asJSON, "json", false, "print the URLs and credentials as JSON")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if len(pos) != 0 {
-		return usageErrorf("unexpected argument %q", pos[0])
 	}
 	if pageSize <= 0 {
 		return usageErrorf("--page-size must be positive")
