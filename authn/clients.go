@@ -7,6 +7,8 @@ import (
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/pkbgo/pkb/internal/redact"
 )
 
 func checkURL(field, s string) error {
@@ -72,7 +74,7 @@ func NewSystemClient(cfg SystemConfig) (*SystemClient, error) {
 		TokenURL:     cfg.Environment.SystemTokenURL,
 		AuthStyle:    oauth2.AuthStyleInHeader,
 	}
-	red := newRedactor(cfg.ClientSecret).withBasic(cfg.ClientID, cfg.ClientSecret)
+	red := redact.New().WithBasic(cfg.ClientID, cfg.ClientSecret)
 	c := &SystemClient{}
 	c.cache = NewCache(func(ctx context.Context) (*oauth2.Token, error) {
 		return ep.do(ctx, red, cc.Token)
@@ -138,7 +140,7 @@ func NewCustomerClient(cfg CustomerConfig) (*CustomerClient, error) {
 		Scopes:       slices.Clone(cfg.Scopes),
 		AuthStyle:    style,
 	}
-	red := newRedactor(cfg.ClientSecret).withBasic(cfg.ClientID, cfg.ClientSecret)
+	red := redact.New().WithBasic(cfg.ClientID, cfg.ClientSecret)
 	c := &CustomerClient{scopes: slices.Clone(cfg.Scopes)}
 	c.cache = NewCache(func(ctx context.Context) (*oauth2.Token, error) {
 		return ep.do(ctx, red, cc.Token)
@@ -247,7 +249,7 @@ func NewTetheredClient(cfg TetheredConfig) (*TetheredClient, error) {
 			EndpointParams: url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}},
 			AuthStyle:      style,
 		}
-		red := newRedactor(cfg.ClientSecret, rt, cfg.RefreshToken).withBasic(cfg.ClientID, cfg.ClientSecret)
+		red := redact.New(rt, cfg.RefreshToken).WithBasic(cfg.ClientID, cfg.ClientSecret)
 		return ep.do(ctx, red, cc.Token)
 	}
 	c := &TetheredClient{rot: rot}

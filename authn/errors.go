@@ -1,18 +1,15 @@
 package authn
 
 import (
-	"encoding/base64"
 	"errors"
-	"html"
 	"mime"
-	"net/url"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
-	"unicode"
 
 	"golang.org/x/oauth2"
+
+	"github.com/pkbgo/pkb/internal/redact"
 )
 
 // Sentinel errors. They classify failures by what the caller should do about
@@ -218,102 +215,36 @@ func (e *PersistError) Error() string {
 // Unwrap returns ErrNotPersisted and the store's error.
 func (e *PersistError) Unwrap() []error { return []error{ErrNotPersisted, e.err} }
 
-func newPersistError(err error, red *redactor) *PersistError {
-	return &PersistError{msg: red.clean(err.Error()), err: err}
+func newPersistError(err error, red *redact.Redactor) *PersistError {
+	return &PersistError{msg: red.Line(err.Error(), lineLimit), err: err}
 }
 
-// redactor removes known secrets and secret-shaped substrings from text that
-// came from a server or a store. Known values are replaced verbatim and in
-// their URL- and Basic-encoded forms because servers echo requests in all of
-// them.
-type redactor struct {
-	secrets []string
-}
+// lineLimit bounds every sanitised string copied into an error.
+const lineLimit = 240
 
-const redacted = "[REDACTED]"
+var pkbCodeRe = regexp.MustCompile(`\b(API_SESSION_INVALID|API_SESSION_EXPIRED|ACC_TOKEN_EXPIRED|BAD_AUTHENTICATION|USER_TYPE_NOT_PERM)\b`)
 
-func newRedactor(secrets ...string) *redactor {
-	r := &redactor{}
-	for _, s := range secrets {
-		if s == "" {
-			continue
-		}
-		r.secrets = append(r.secrets, s, url.QueryEscape(s), base64.StdEncoding.EncodeToString([]byte(s)))
-	}
-	slices.SortFunc(r.secrets, func(a, b string) int { return len(b) - len(a) })
-	return r
-}
-
-// withBasic also redacts the Basic credentials oauth2 would send.
-func (r *redactor) withBasic(id, secret string) *redactor {
-	if secret == "" {
-		return r
-	}
-	basic := base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id) + ":" + url.QueryEscape(secret)))
-	r.secrets = append(r.secrets, basic)
-	slices.SortFunc(r.secrets, func(a, b string) int { return len(b) - len(a) })
-	return r
-}
-
-var (
-	sensitiveKV = regexp.MustCompile(`(?i)\b((?:access|refresh|id)_?token|client_secret|code_verifier|verifier|secret|password|code|assertion|authorization)(["']?\s*[:=]\s*["']?)(?:(?:basic|bearer)\s+)?[^"'&\s,;}<]+`)
-	jwtLike     = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]*)?`)
-	opaqueRe    = regexp.MustCompile(`[A-Za-z0-9._~+/=-]{20,}`)
-	htmlTag     = regexp.MustCompile(`(?s)<(script|style)\b.*?</(script|style)>|<[^>]*>`)
-	pkbCodeRe   = regexp.MustCompile(`\b(API_SESSION_INVALID|API_SESSION_EXPIRED|ACC_TOKEN_EXPIRED|BAD_AUTHENTICATION|USER_TYPE_NOT_PERM)\b`)
-)
-
-func (r *redactor) clean(s string) string {
-	if r != nil {
-		for _, sec := range r.secrets {
-			s = strings.ReplaceAll(s, sec, redacted)
-		}
-	}
-	s = sensitiveKV.ReplaceAllString(s, "${1}${2}"+redacted)
-	s = jwtLike.ReplaceAllString(s, redacted)
-	s = opaqueRe.ReplaceAllStringFunc(s, func(w string) string {
-		// Long mixed letter-and-digit runs are what opaque tokens look
-		// like; prose and PKB's upper-case response codes are not.
-		if strings.ContainsAny(w, "0123456789") && strings.IndexFunc(w, unicode.IsLetter) >= 0 {
-			return redacted
-		}
-		return w
-	})
-	s = strings.Map(func(c rune) rune {
-		if unicode.IsControl(c) {
-			return ' '
-		}
-		return c
-	}, s)
-	return truncate(strings.Join(strings.Fields(s), " "), 240)
-}
+// excerptLimit bounds how much of a body is searched for visible text;
+// the redactor also removes a secret cut in two at this boundary.
+const excerptLimit = 64 << 10
 
 // excerpt turns an arbitrary body (often an HTML error page from a proxy)
-// into a short single line of visible text.
-func (r *redactor) excerpt(body []byte) string {
-	s := string(body)
-	if len(s) > 8<<10 {
-		s = s[:8<<10]
+// into a short single line of visible, redacted text.
+func excerpt(red *redact.Redactor, body []byte) string {
+	if len(body) > excerptLimit {
+		body = body[:excerptLimit]
 	}
-	s = htmlTag.ReplaceAllString(s, " ")
-	s = html.UnescapeString(s)
-	return truncate(r.clean(s), 160)
+	return red.Excerpt(body, 160)
 }
 
-func truncate(s string, n int) string {
-	rs := []rune(s)
-	if len(rs) <= n {
-		return s
-	}
-	return string(rs[:n]) + "…"
-}
-
-func mediaType(ct string) string {
+// mediaType returns the media type of a Content-Type header, or a redacted,
+// bounded copy of a header too malformed to parse.
+func mediaType(red *redact.Redactor, ct string) string {
 	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil {
-		return truncate(ct, 40)
+		return red.Line(ct, 40)
 	}
-	return mt
+	return red.Line(mt, 80)
 }
 
 // looksJSON goes by the body, not the Content-Type, because proxies and
@@ -359,7 +290,7 @@ func classify(status int, code, pkbCode, reauth string) (error, string) {
 // mapError converts whatever x/oauth2 or net/http returned into a
 // secret-free error. cp holds what the capturing transport saw, which is the
 // only way to describe a 2xx response that was not a token.
-func mapError(err error, cp *capture, red *redactor, reauth string) error {
+func mapError(err error, cp *capture, red *redact.Redactor, reauth string) error {
 	if err == nil {
 		return nil
 	}
@@ -370,8 +301,8 @@ func mapError(err error, cp *capture, red *redactor, reauth string) error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
 		e := &TokenError{
-			Code:        red.clean(re.ErrorCode),
-			Description: red.clean(re.ErrorDescription),
+			Code:        red.Line(re.ErrorCode, lineLimit),
+			Description: red.Line(re.ErrorDescription, lineLimit),
 			PKBCode:     findPKBCode(re.ErrorCode, re.ErrorDescription, string(re.Body)),
 		}
 		ct := ""
@@ -380,8 +311,8 @@ func mapError(err error, cp *capture, red *redactor, reauth string) error {
 			ct = re.Response.Header.Get("Content-Type")
 		}
 		if e.Code == "" && len(strings.TrimSpace(string(re.Body))) > 0 && !looksJSON(re.Body) {
-			e.ContentType = mediaType(ct)
-			e.Excerpt = red.excerpt(re.Body)
+			e.ContentType = mediaType(red, ct)
+			e.Excerpt = excerpt(red, re.Body)
 		}
 		e.kind, e.Hint = classify(e.StatusCode, re.ErrorCode, e.PKBCode, reauth)
 		return e
@@ -396,8 +327,8 @@ func mapError(err error, cp *capture, red *redactor, reauth string) error {
 				e.Description = "the response has no access_token"
 			}
 		} else {
-			e.ContentType = mediaType(ct)
-			e.Excerpt = red.excerpt(body)
+			e.ContentType = mediaType(red, ct)
+			e.Excerpt = excerpt(red, body)
 		}
 		e.PKBCode = findPKBCode(string(body))
 		e.Hint = "check the token URL; something other than PKB's token endpoint may have answered"
@@ -405,7 +336,7 @@ func mapError(err error, cp *capture, red *redactor, reauth string) error {
 	}
 	return &TokenError{
 		kind:  ErrTokenEndpoint,
-		cause: &redactedError{msg: red.clean(err.Error()), err: err},
+		cause: &redactedError{msg: red.Line(err.Error(), lineLimit), err: err},
 		Hint:  "check network access to the token endpoint, then retry",
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/pkbgo/pkb/internal/redact"
 )
 
 // rotator owns the refresh token of a user or tethered session and redeems
@@ -110,7 +112,7 @@ func (r *rotator) flush(ctx context.Context) (*oauth2.Token, error) {
 	// A cancelled caller must not stop the only copy of a fresh refresh
 	// token from reaching disk.
 	if err := r.store.Save(context.WithoutCancel(ctx), cloneToken(tok)); err != nil {
-		return nil, newPersistError(err, newRedactor(append(r.secrets(), tok.AccessToken, tok.RefreshToken)...))
+		return nil, newPersistError(err, redact.New(append(r.secrets(), tok.AccessToken, tok.RefreshToken)...))
 	}
 	r.mu.Lock()
 	r.unsaved = false
@@ -175,7 +177,7 @@ func (r *rotator) reload(ctx context.Context) error {
 		if cur := r.snapshot(); cur != nil {
 			secrets = append(secrets, cur.AccessToken, cur.RefreshToken)
 		}
-		return fmt.Errorf("authn: load token store: %w", &redactedError{msg: newRedactor(secrets...).clean(err.Error()), err: err})
+		return fmt.Errorf("authn: load token store: %w", &redactedError{msg: redact.New(secrets...).Line(err.Error(), lineLimit), err: err})
 	}
 	if stored == nil {
 		return nil

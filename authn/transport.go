@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/pkbgo/pkb/internal/redact"
 )
 
 // DefaultTokenTimeout bounds each token request when Options.HTTPClient is
@@ -131,7 +133,7 @@ type endpoint struct {
 	reauth string
 }
 
-func (e *endpoint) do(ctx context.Context, red *redactor, f func(ctx context.Context) (*oauth2.Token, error)) (*oauth2.Token, error) {
+func (e *endpoint) do(ctx context.Context, red *redact.Redactor, f func(ctx context.Context) (*oauth2.Token, error)) (*oauth2.Token, error) {
 	cp := &capture{}
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, e.hc)
 	ctx = context.WithValue(ctx, captureKey{}, cp)

@@ -9,6 +9,8 @@ import (
 	"slices"
 
 	"golang.org/x/oauth2"
+
+	"github.com/pkbgo/pkb/internal/redact"
 )
 
 // UserConfig configures a User Client, which acts for a PKB user who
@@ -110,7 +112,7 @@ func (c *UserClient) oauthConfig(redirect string) *oauth2.Config {
 }
 
 func (c *UserClient) refresh(ctx context.Context, rt string) (*oauth2.Token, error) {
-	red := newRedactor(c.cfg.ClientSecret, rt).withBasic(c.cfg.ClientID, c.cfg.ClientSecret)
+	red := redact.New(rt).WithBasic(c.cfg.ClientID, c.cfg.ClientSecret)
 	conf := c.oauthConfig("")
 	return c.ep.do(ctx, red, func(ctx context.Context) (*oauth2.Token, error) {
 		return conf.TokenSource(ctx, &oauth2.Token{RefreshToken: rt}).Token()
@@ -132,7 +134,7 @@ type PendingAuth struct {
 
 // String omits the verifier so that logging a PendingAuth is safe.
 func (p PendingAuth) String() string {
-	return fmt.Sprintf("PendingAuth{State:%q Verifier:%s RedirectURL:%q}", p.State, redacted, p.RedirectURL)
+	return fmt.Sprintf("PendingAuth{State:%q Verifier:%s RedirectURL:%q}", p.State, redact.Marker, p.RedirectURL)
 }
 
 // GoString omits the verifier, for %#v.
@@ -166,9 +168,9 @@ func (c *UserClient) Exchange(ctx context.Context, pending *PendingAuth, callbac
 		return nil, &CallbackError{Code: "state_mismatch", kind: ErrStateMismatch}
 	}
 	code := callback.Get("code")
-	red := newRedactor(c.cfg.ClientSecret, code, pending.Verifier).withBasic(c.cfg.ClientID, c.cfg.ClientSecret)
+	red := redact.New(code, pending.Verifier).WithBasic(c.cfg.ClientID, c.cfg.ClientSecret)
 	if e := callback.Get("error"); e != "" {
-		ce := &CallbackError{Code: red.clean(e), Description: red.clean(callback.Get("error_description"))}
+		ce := &CallbackError{Code: red.Line(e, lineLimit), Description: red.Line(callback.Get("error_description"), lineLimit)}
 		if e == "access_denied" {
 			ce.kind = ErrAccessDenied
 		}
