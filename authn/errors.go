@@ -3,6 +3,7 @@ package authn
 import (
 	"errors"
 	"mime"
+	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
@@ -314,6 +315,9 @@ func mapError(err error, cp *capture, red *redact.Redactor, reauth string) error
 			e.ContentType = mediaType(red, ct)
 			e.Excerpt = excerpt(red, re.Body)
 		}
+		if e.StatusCode >= 300 && e.StatusCode < 400 {
+			return redirectError(e.StatusCode, re.Response, red)
+		}
 		e.kind, e.Hint = classify(e.StatusCode, re.ErrorCode, e.PKBCode, reauth)
 		return e
 	}
@@ -334,11 +338,33 @@ func mapError(err error, cp *capture, red *redact.Redactor, reauth string) error
 		e.Hint = "check the token URL; something other than PKB's token endpoint may have answered"
 		return e
 	}
+	hint := "check network access to the token endpoint, then retry"
+	if errors.Is(err, errAnswerElsewhere) {
+		hint = "token requests must not follow redirects; use an HTTP client whose transport does not follow them, and the token URL that answers without one"
+	}
 	return &TokenError{
 		kind:  ErrTokenEndpoint,
 		cause: &redactedError{msg: red.Line(err.Error(), lineLimit), err: err},
-		Hint:  "check network access to the token endpoint, then retry",
+		Hint:  hint,
 	}
+}
+
+// redirectError reports a 3xx from a token endpoint. The redirect was not
+// followed, and its target is named by host only: the rest of a Location
+// is the server's to fill with anything, including what it was sent.
+func redirectError(status int, resp *http.Response, red *redact.Redactor) *TokenError {
+	e := &TokenError{
+		StatusCode:  status,
+		Description: "redirect not followed (token requests never follow one: the credentials would go with it)",
+		Hint:        "set the token URL to PKB's final https URL for this environment; a redirect from a token endpoint is a misconfiguration or an attack",
+		kind:        ErrTokenEndpoint,
+	}
+	if resp != nil {
+		if loc, err := resp.Location(); err == nil && loc.Host != "" {
+			e.Description += "; it pointed to host " + red.Line(loc.Host, 100)
+		}
+	}
+	return e
 }
 
 // errNoSession is returned without I/O when there is nothing left to redeem.

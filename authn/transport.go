@@ -2,8 +2,11 @@ package authn
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,7 +30,9 @@ const DefaultEarlyExpiry = 60 * time.Second
 type Options struct {
 	// HTTPClient sends token requests. Nil means a client with
 	// DefaultTokenTimeout. A client with Timeout 0 is used as given, so
-	// bound it yourself.
+	// bound it yourself. It is copied, never modified; the copy never
+	// follows redirects, and a response that its transport fetched from
+	// another URL is refused.
 	HTTPClient *http.Client
 	// EarlyExpiry is how long before expiry a token is refreshed; zero means
 	// DefaultEarlyExpiry. Tokens living less than twice this long are
@@ -51,9 +56,16 @@ func (o Options) early() time.Duration {
 	return DefaultEarlyExpiry
 }
 
-// tokenHTTPClient returns a copy of base whose transport records the status,
-// content type and the start of the body of token responses, so that errors
-// x/oauth2 reports without them can still be explained.
+// tokenHTTPClient returns a copy of base (the caller's client is never
+// modified) that never follows a redirect and whose transport records the
+// status, content type and the start of the body of token responses, so
+// that errors x/oauth2 reports without them can still be explained.
+//
+// Following a redirect would send the client secret, a refresh token or an
+// authorization code and PKCE verifier to wherever the endpoint points:
+// 307 and 308 repeat the POST with its body, and net/http keeps the
+// Authorization header between ports of one host. The 3xx response itself
+// is returned instead, and becomes a [TokenError].
 func (o Options) tokenHTTPClient() *http.Client {
 	var hc http.Client
 	if o.HTTPClient != nil {
@@ -66,8 +78,14 @@ func (o Options) tokenHTTPClient() *http.Client {
 		base = http.DefaultTransport
 	}
 	hc.Transport = &captureTransport{base: base}
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &hc
 }
+
+// errAnswerElsewhere is returned when a caller's transport followed a
+// redirect by itself: the request is gone, but the other host's answer is
+// refused.
+var errAnswerElsewhere = errors.New("authn: the token response came from another URL than the token endpoint (the HTTP client's transport followed a redirect)")
 
 type captureKey struct{}
 
@@ -99,6 +117,10 @@ func (t *captureTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	if err != nil || resp == nil {
 		return resp, err
 	}
+	if r := resp.Request; r != nil && r.URL != nil && !sameEndpoint(r.URL, req.URL) {
+		resp.Body.Close()
+		return nil, errAnswerElsewhere
+	}
 	if cp, ok := req.Context().Value(captureKey{}).(*capture); ok {
 		cp.mu.Lock()
 		cp.status, cp.ct, cp.body = resp.StatusCode, resp.Header.Get("Content-Type"), nil
@@ -106,6 +128,12 @@ func (t *captureTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		resp.Body = &teeBody{ReadCloser: resp.Body, cp: cp}
 	}
 	return resp, nil
+}
+
+// sameEndpoint compares scheme, host and path; a transport may hand back a
+// copy of the request, but never one for another endpoint.
+func sameEndpoint(a, b *url.URL) bool {
+	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Host, b.Host) && a.EscapedPath() == b.EscapedPath()
 }
 
 type teeBody struct {
