@@ -2,8 +2,10 @@ package authn
 
 import (
 	"context"
+	"net"
 	"net/url"
 	"slices"
+	"strings"
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
@@ -11,15 +13,36 @@ import (
 	"github.com/pkbgo/pkb/internal/redact"
 )
 
+// checkURL applies the rule API base URLs follow to the URLs credentials
+// are sent to: https, or plain http only to a loopback host (a local
+// simulator or test server), with no user information, whose credentials
+// net/http would send as Basic authentication, and no fragment. Errors name
+// the field, never the URL, which may hold a password.
 func checkURL(field, s string) error {
 	u, err := url.Parse(s)
-	if s == "" || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return &ConfigError{Field: field, Reason: "must be an absolute http(s) URL", Err: ErrInvalidConfig}
+	if s == "" || err != nil || u.Host == "" || u.Hostname() == "" || u.Opaque != "" {
+		return &ConfigError{Field: field, Reason: "must be an absolute https URL", Err: ErrInvalidConfig}
 	}
-	if u.User != nil {
+	switch {
+	case u.User != nil:
 		return &ConfigError{Field: field, Reason: "must not contain credentials", Err: ErrInvalidConfig}
+	case u.Fragment != "" || strings.Contains(s, "#"):
+		return &ConfigError{Field: field, Reason: "must not contain a fragment", Err: ErrInvalidConfig}
+	case u.Scheme == "https":
+	case u.Scheme == "http" && isLoopback(u.Hostname()):
+	default:
+		return &ConfigError{Field: field, Reason: "must use https (plain http only to a loopback host)", Err: ErrInvalidConfig}
 	}
 	return nil
+}
+
+// isLoopback is the same test the API wrappers apply to base URLs.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func checkRequired(field, v string) error {

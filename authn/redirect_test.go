@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -186,5 +187,68 @@ func TestTokenResponseFromAnotherURLIsRefused(t *testing.T) {
 				t.Fatalf("saved the other host's tokens: %+v", store.saved())
 			}
 		})
+	}
+}
+
+// Token endpoint URLs follow the rule of API base URLs: https, or plain
+// http only to loopback, never with credentials or a fragment.
+func TestTokenURLsMustBeHTTPSOrLoopback(t *testing.T) {
+	bad := []string{
+		"http://pkb.example.com/token",
+		"http://10.1.2.3/token",
+		"http://[2001:db8::1]/token",
+		"http://127.0.0.1.nip.io/token",
+		"http://localhost.example/token",
+		"ftp://pkb.example.com/token",
+		"https://user:pass@pkb.example.com/token",
+		"https://user@pkb.example.com/token",
+		"http://u:p@127.0.0.1/token",
+		"https://pkb.example.com/token#frag",
+		"https://pkb.example.com/token#",
+		"https:///token",
+		"//pkb.example.com/token",
+		"/token",
+		"",
+	}
+	good := []string{
+		"https://pkb.example.com/token",
+		"https://pkb.example.com:8443/token?realm=x",
+		"http://127.0.0.1:8080/token",
+		"http://127.9.9.9/token",
+		"http://[::1]:9000/token",
+		"http://localhost:9000/token",
+		"HTTPS://PKB.EXAMPLE.COM/token",
+	}
+	build := map[string]func(Environment) error{
+		"system": func(e Environment) error {
+			return second(NewSystemClient(SystemConfig{ClientID: "i", ClientSecret: "s", Environment: e}))
+		},
+		"customer": func(e Environment) error {
+			return second(NewCustomerClient(CustomerConfig{ClientID: "i", ClientSecret: "s", Environment: e}))
+		},
+		"tethered": func(e Environment) error {
+			return second(NewTetheredClient(TetheredConfig{ClientID: "i", ClientSecret: "s", RefreshToken: "r", Environment: e}))
+		},
+		"user token": func(e Environment) error {
+			return second(NewUserClient(UserConfig{ClientID: "i", ClientSecret: "s", Environment: e}))
+		},
+		"user authorize": func(e Environment) error {
+			e.UserAuthorizeURL, e.UserTokenURL = e.UserTokenURL, Sandbox.UserTokenURL
+			return second(NewUserClient(UserConfig{ClientID: "i", ClientSecret: "s", Environment: e}))
+		},
+	}
+	for name, mk := range build {
+		for _, u := range bad {
+			if err := mk(Environment{UserAuthorizeURL: Sandbox.UserAuthorizeURL, UserTokenURL: u, SystemTokenURL: u, CustomerTokenURL: u}); !errors.Is(err, ErrInvalidConfig) {
+				t.Errorf("%s %q: err = %v, want ErrInvalidConfig", name, u, err)
+			} else if strings.Contains(err.Error(), "pass") {
+				t.Errorf("%s %q: the error quotes the URL's credentials: %v", name, u, err)
+			}
+		}
+		for _, u := range good {
+			if err := mk(Environment{UserAuthorizeURL: Sandbox.UserAuthorizeURL, UserTokenURL: u, SystemTokenURL: u, CustomerTokenURL: u}); err != nil {
+				t.Errorf("%s %q: %v", name, u, err)
+			}
+		}
 	}
 }
