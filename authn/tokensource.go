@@ -3,6 +3,7 @@ package authn
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -102,42 +103,56 @@ func GrantedScopes(tok *oauth2.Token) []string {
 	return nil
 }
 
-// expiresIn reads expires_in from the raw response, accepting the number
-// and string forms servers use.
-func expiresIn(tok *oauth2.Token) (time.Duration, bool) {
+// maxTokenLifetime caps the lifetime a token endpoint may claim. PKB's
+// tokens live 300 to 3600 s; a claim of days is an error or an attack, and
+// one of 9.3e9 s or more would overflow time.Duration and make the token look
+// expired at once (refetched on every call). A capped token is simply
+// replaced sooner than its claim.
+const maxTokenLifetime = 24 * time.Hour
+
+// lifetime reads an expires_in value leniently: a JSON number or a numeric
+// string, fractions allowed, any magnitude (capped at maxTokenLifetime).
+// Anything else, and a lifetime that is not positive, is unknown (false):
+// RFC 6749 makes expires_in optional, and refusing a token over it would,
+// after a refresh, lose the only copy of the new refresh token.
+func lifetime(v any) (time.Duration, bool) {
 	var secs float64
-	switch v := tok.Extra("expires_in").(type) {
+	switch v := v.(type) {
 	case float64:
 		secs = v
+	case int64:
+		secs = float64(v)
+	case int:
+		secs = float64(v)
 	case json.Number:
-		f, err := v.Float64()
-		if err != nil {
-			return 0, false
-		}
-		secs = f
+		return lifetime(string(v))
 	case string:
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil {
+		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil && !errors.Is(err, strconv.ErrRange) {
 			return 0, false
 		}
-		secs = f
+		secs = f // ±Inf or 0 on a range error
 	default:
-		if tok.ExpiresIn == 0 {
-			return 0, false
-		}
-		secs = float64(tok.ExpiresIn)
-	}
-	if secs <= 0 {
 		return 0, false
+	}
+	if !(secs > 0) { // also NaN
+		return 0, false
+	}
+	if secs >= maxTokenLifetime.Seconds() {
+		return maxTokenLifetime, true
 	}
 	return time.Duration(secs * float64(time.Second)), true
 }
 
-// stampExpiry recomputes Expiry from expires_in against the injected clock,
-// measured from when the request started so that network latency makes the
-// token look shorter-lived, never longer.
-func stampExpiry(tok *oauth2.Token, start time.Time) *oauth2.Token {
-	if d, ok := expiresIn(tok); ok {
+// stampExpiry sets Expiry from the lifetime the response granted, against
+// the injected clock, measured from when the request started so that
+// network latency makes the token look shorter-lived, never longer. An
+// unknown lifetime leaves Expiry zero: the token is used until a caller
+// reports it refused. x/oauth2's own Expiry is always replaced: it is
+// computed from the real clock and overflows on large values.
+func stampExpiry(tok *oauth2.Token, start time.Time, d time.Duration, ok bool) *oauth2.Token {
+	tok.Expiry, tok.ExpiresIn = time.Time{}, 0
+	if ok {
 		tok.Expiry = start.Add(d)
 		tok.ExpiresIn = int64(d / time.Second)
 	}

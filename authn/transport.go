@@ -1,6 +1,7 @@
 package authn
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -95,6 +96,17 @@ type capture struct {
 	status int
 	ct     string
 	body   []byte
+	// life is the lifetime a 2xx response granted, read by
+	// normalizeTokenResponse; parsed says whether it was read at all.
+	life          time.Duration
+	known, parsed bool
+}
+
+// lifetime returns what normalizeTokenResponse read from the response.
+func (c *capture) lifetime() (d time.Duration, known, parsed bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.life, c.known, c.parsed
 }
 
 const captureLimit = 4 << 10
@@ -121,12 +133,34 @@ func (t *captureTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		resp.Body.Close()
 		return nil, errAnswerElsewhere
 	}
-	if cp, ok := req.Context().Value(captureKey{}).(*capture); ok {
-		cp.mu.Lock()
-		cp.status, cp.ct, cp.body = resp.StatusCode, resp.Header.Get("Content-Type"), nil
-		cp.mu.Unlock()
-		resp.Body = &teeBody{ReadCloser: resp.Body, cp: cp}
+	cp, ok := req.Context().Value(captureKey{}).(*capture)
+	if !ok {
+		return resp, nil
 	}
+	ct := resp.Header.Get("Content-Type")
+	cp.mu.Lock()
+	cp.status, cp.ct, cp.body = resp.StatusCode, ct, nil
+	cp.mu.Unlock()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		resp.Body = &teeBody{ReadCloser: resp.Body, cp: cp}
+		return resp, nil
+	}
+	// A token: read it here (x/oauth2 reads no more than tokenBodyLimit
+	// either) so that its expires_in can be made safe before x/oauth2
+	// parses it.
+	body, err := io.ReadAll(io.LimitReader(resp.Body, tokenBodyLimit+1))
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	body, life, known := normalizeTokenResponse(ct, body)
+	cp.mu.Lock()
+	cp.body = bytes.Clone(body[:min(len(body), captureLimit)])
+	cp.life, cp.known, cp.parsed = life, known, true
+	cp.mu.Unlock()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	resp.ContentLength = int64(len(body))
+	resp.Header.Del("Content-Length")
 	return resp, nil
 }
 
@@ -170,5 +204,9 @@ func (e *endpoint) do(ctx context.Context, red *redact.Redactor, f func(ctx cont
 	if err != nil {
 		return nil, mapError(err, cp, red, e.reauth)
 	}
-	return stampExpiry(tok, start), nil
+	d, known, parsed := cp.lifetime()
+	if !parsed {
+		d, known = lifetime(tok.Extra("expires_in"))
+	}
+	return stampExpiry(tok, start, d, known), nil
 }
