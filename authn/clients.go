@@ -100,7 +100,7 @@ func NewSystemClient(cfg SystemConfig) (*SystemClient, error) {
 	red := redact.New().WithBasic(cfg.ClientID, cfg.ClientSecret)
 	c := &SystemClient{}
 	c.cache = NewCache(func(ctx context.Context) (*oauth2.Token, error) {
-		return ep.do(ctx, red, cc.Token)
+		return ep.do(ctx, red, "", cc.Token)
 	}, cfg.Options)
 	return c, nil
 }
@@ -166,7 +166,7 @@ func NewCustomerClient(cfg CustomerConfig) (*CustomerClient, error) {
 	red := redact.New().WithBasic(cfg.ClientID, cfg.ClientSecret)
 	c := &CustomerClient{scopes: slices.Clone(cfg.Scopes)}
 	c.cache = NewCache(func(ctx context.Context) (*oauth2.Token, error) {
-		return ep.do(ctx, red, cc.Token)
+		return ep.do(ctx, red, "", cc.Token)
 	}, cfg.Options)
 	return c, nil
 }
@@ -203,6 +203,15 @@ type TetheredConfig struct {
 	// used only if Store is empty, or once if the stored session turns out
 	// to be dead (the coordinator issued a new one). It may be empty if the
 	// store already holds a session.
+	//
+	// Refresh tokens are single-use: once this one has been presented, or
+	// has started the session in the store, it is spent and never
+	// presented again; when that session ends, Token fails with
+	// ErrReauthorize and a hint to configure a new one. Every token of a
+	// session started from it carries the extra field "pkbgo_origin" (a
+	// one-way fingerprint), which is how other clients on the store and the
+	// same configuration after a restart know; a TokenStore that drops the
+	// field loses that knowledge across restarts.
 	RefreshToken string
 	// Store persists each rotated refresh token. Nil means an in-memory
 	// store, which loses the session (and needs a new token from the
@@ -255,12 +264,13 @@ func NewTetheredClient(cfg TetheredConfig) (*TetheredClient, error) {
 		now:        cfg.now(),
 		reauth:     ep.reauth,
 		secrets:    func() []string { return []string{cfg.ClientSecret, cfg.RefreshToken} },
+		configured: cfg.RefreshToken,
 		fallbackRT: cfg.RefreshToken,
 	}
 	if cfg.RefreshToken != "" {
 		rot.current = &oauth2.Token{RefreshToken: cfg.RefreshToken}
 	}
-	rot.redeem = func(ctx context.Context, rt string) (*oauth2.Token, error) {
+	rot.redeem = func(ctx context.Context, rt, origin string) (*oauth2.Token, error) {
 		cc := &clientcredentials.Config{
 			ClientID:     cfg.ClientID,
 			ClientSecret: cfg.ClientSecret,
@@ -273,7 +283,7 @@ func NewTetheredClient(cfg TetheredConfig) (*TetheredClient, error) {
 			AuthStyle:      style,
 		}
 		red := redact.New(rt, cfg.RefreshToken).WithBasic(cfg.ClientID, cfg.ClientSecret)
-		return ep.do(ctx, red, cc.Token)
+		return ep.do(ctx, red, origin, cc.Token)
 	}
 	c := &TetheredClient{rot: rot}
 	c.cache = NewCache(rot.fetch, cfg.Options)

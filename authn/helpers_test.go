@@ -230,3 +230,24 @@ func (s *recordingStore) saved() []*oauth2.Token {
 	defer s.mu.Unlock()
 	return append([]*oauth2.Token(nil), s.saves...)
 }
+
+// endSession makes every refresh token issued so far unusable, as PKB does
+// when a session expires (API_SESSION_EXPIRED) or is revoked.
+func (a *fakeAS) endSession() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.live = map[string]bool{}
+}
+
+// presented counts the requests that carried refresh token rt.
+func (a *fakeAS) presented(rt string) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n := 0
+	for _, f := range a.forms {
+		if f.Get("refresh_token") == rt {
+			n++
+		}
+	}
+	return n
+}

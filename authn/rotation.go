@@ -2,9 +2,12 @@ package authn
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,8 +28,9 @@ type rotator struct {
 	early  time.Duration
 	now    func() time.Time
 	reauth string
-	// redeem performs one refresh_token grant.
-	redeem func(ctx context.Context, refreshToken string) (*oauth2.Token, error)
+	// redeem performs one refresh_token grant and marks the new token as
+	// descending from origin (see originKey) if origin is not empty.
+	redeem func(ctx context.Context, refreshToken, origin string) (*oauth2.Token, error)
 	// secrets returns the values to redact from store errors.
 	secrets func() []string
 
@@ -38,8 +42,12 @@ type rotator struct {
 	rejected string // access token a caller reported as refused (401)
 	deadRT   string // refresh token the server said is dead
 	deadErr  error
-	// fallbackRT is a configured refresh token that is tried once if the
-	// store's chain turns out to be dead (a coordinator issued a new one).
+	// configured is the refresh token from the configuration, if any.
+	configured string
+	// fallbackRT is the configured refresh token while it may still be
+	// tried once if the store's chain turns out to be dead (a coordinator
+	// issued a new one). It is cleared as soon as it is presented, or seen
+	// to have started the stored chain: then it is spent.
 	fallbackRT string
 
 	storedOnce sync.Once
@@ -147,6 +155,7 @@ func (r *rotator) fetch(ctx context.Context) (*oauth2.Token, error) {
 	}
 
 	cur := r.snapshot()
+	r.noteOrigin(cur)
 	if r.usable(cur) {
 		// Another process (or an earlier, abandoned flight) already
 		// refreshed; reuse its token rather than spending the refresh token.
@@ -155,10 +164,12 @@ func (r *rotator) fetch(ctx context.Context) (*oauth2.Token, error) {
 	if cur == nil || cur.RefreshToken == "" {
 		return nil, errNoSession(r.reauth)
 	}
-	tok, err := r.redeemOnce(ctx, cur.RefreshToken)
+	tok, err := r.redeemOnce(ctx, cur.RefreshToken, r.chainOrigin(cur))
 	if err != nil && errors.Is(err, ErrReauthorize) {
 		if fb := r.takeFallback(cur.RefreshToken); fb != "" {
-			tok, err = r.redeemOnce(ctx, fb)
+			tok, err = r.redeemOnce(ctx, fb, originMark(fb))
+		} else if r.configured != "" && cur.RefreshToken != r.configured {
+			err = withHint(err, "the configured RefreshToken started the session that ended and is spent, so it is not presented again; configure the new one")
 		}
 	}
 	if err != nil {
@@ -190,6 +201,64 @@ func (r *rotator) reload(ctx context.Context) error {
 	return nil
 }
 
+// originKey is the token extra that names the chain a token belongs to: a
+// fingerprint of the configured refresh token the chain was started from.
+// Stores that keep it let every client on the store, and the same
+// configuration after a restart, know that the configured token is spent.
+const originKey = "pkbgo_origin"
+
+// originMark fingerprints a configured refresh token. The hash is one-way,
+// and the token it names is spent by the time the mark is stored.
+func originMark(rt string) string {
+	if rt == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte("pkb-go chain origin\x00" + rt))
+	return "v1:" + hex.EncodeToString(sum[:16])
+}
+
+func originOf(tok *oauth2.Token) string {
+	if tok == nil {
+		return ""
+	}
+	s, _ := tok.Extra(originKey).(string)
+	return s
+}
+
+// chainOrigin is the mark the successor of cur carries: cur's own, or the
+// configured token's when cur is the configured token.
+func (r *rotator) chainOrigin(cur *oauth2.Token) string {
+	if o := originOf(cur); o != "" {
+		return o
+	}
+	if r.configured != "" && cur.RefreshToken == r.configured {
+		return originMark(r.configured)
+	}
+	return ""
+}
+
+// noteOrigin disarms the fallback when tok's chain was started from the
+// configured refresh token, by this client or any other on the store.
+func (r *rotator) noteOrigin(tok *oauth2.Token) {
+	if r.configured == "" || originOf(tok) != originMark(r.configured) {
+		return
+	}
+	r.mu.Lock()
+	r.fallbackRT = ""
+	r.mu.Unlock()
+}
+
+// withHint adds advice to the hint of a *TokenError.
+func withHint(err error, hint string) error {
+	var te *TokenError
+	if !errors.As(err, &te) {
+		return err
+	}
+	c := *te
+	c.Hint = strings.TrimPrefix(c.Hint+"; "+hint, "; ")
+	return &c
+}
+
 // takeFallback hands out the configured refresh token at most once, and
 // only if it is not the one that just failed.
 func (r *rotator) takeFallback(failed string) string {
@@ -209,16 +278,20 @@ func (r *rotator) takeFallback(failed string) string {
 // client's timeout): once PKB has accepted a refresh token the only copy of
 // its successor is in the response, and abandoning the response would end
 // the session.
-func (r *rotator) redeemOnce(ctx context.Context, rt string) (*oauth2.Token, error) {
+func (r *rotator) redeemOnce(ctx context.Context, rt, origin string) (*oauth2.Token, error) {
 	r.mu.Lock()
 	if r.deadRT == rt {
 		err := r.deadErr
 		r.mu.Unlock()
 		return nil, err
 	}
+	if rt == r.configured {
+		// Presented, so spent whatever the outcome: never a fallback.
+		r.fallbackRT = ""
+	}
 	r.mu.Unlock()
 
-	tok, err := r.redeem(context.WithoutCancel(ctx), rt)
+	tok, err := r.redeem(context.WithoutCancel(ctx), rt, origin)
 	if err != nil {
 		if errors.Is(err, ErrReauthorize) {
 			r.mu.Lock()

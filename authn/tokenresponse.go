@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/oauth2"
 )
 
 // tokenBodyLimit is how much of a token response x/oauth2 reads.
@@ -127,4 +129,33 @@ func objectMembers(body []byte) ([]member, bool) {
 		return nil, false // trailing data: x/oauth2 refuses the body anyway
 	}
 	return ms, true
+}
+
+// withOrigin returns tok with its extra fields rebuilt from the response
+// x/oauth2 parsed, the way x/oauth2 builds them, and originKey set to
+// origin (or removed when origin is empty). oauth2.Token cannot list its
+// extras, so they are read again from the body.
+func withOrigin(tok *oauth2.Token, cp *capture, origin string) *oauth2.Token {
+	cp.mu.Lock()
+	ct, body := cp.ct, cp.full
+	cp.mu.Unlock()
+	mt, _, _ := mime.ParseMediaType(ct)
+	if mt == "application/x-www-form-urlencoded" || mt == "text/plain" {
+		vals, _ := url.ParseQuery(string(body))
+		if vals == nil {
+			vals = url.Values{}
+		}
+		vals.Del(originKey)
+		if origin != "" {
+			vals.Set(originKey, origin)
+		}
+		return tok.WithExtra(vals)
+	}
+	m := map[string]any{}
+	json.Unmarshal(body, &m) // no error check, as in x/oauth2: extras are optional
+	delete(m, originKey)
+	if origin != "" {
+		m[originKey] = origin
+	}
+	return tok.WithExtra(m)
 }

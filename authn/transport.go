@@ -100,6 +100,7 @@ type capture struct {
 	// normalizeTokenResponse; parsed says whether it was read at all.
 	life          time.Duration
 	known, parsed bool
+	full          []byte // the whole (normalised) body of a 2xx response
 }
 
 // lifetime returns what normalizeTokenResponse read from the response.
@@ -156,6 +157,7 @@ func (t *captureTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	body, life, known := normalizeTokenResponse(ct, body)
 	cp.mu.Lock()
 	cp.body = bytes.Clone(body[:min(len(body), captureLimit)])
+	cp.full = body
 	cp.life, cp.known, cp.parsed = life, known, true
 	cp.mu.Unlock()
 	resp.Body = io.NopCloser(bytes.NewReader(body))
@@ -195,7 +197,10 @@ type endpoint struct {
 	reauth string
 }
 
-func (e *endpoint) do(ctx context.Context, red *redact.Redactor, f func(ctx context.Context) (*oauth2.Token, error)) (*oauth2.Token, error) {
+// do runs f, a token request, with the dedicated client; a successful
+// token carries origin under originKey (any value the server sent there is
+// dropped).
+func (e *endpoint) do(ctx context.Context, red *redact.Redactor, origin string, f func(ctx context.Context) (*oauth2.Token, error)) (*oauth2.Token, error) {
 	cp := &capture{}
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, e.hc)
 	ctx = context.WithValue(ctx, captureKey{}, cp)
@@ -208,5 +213,9 @@ func (e *endpoint) do(ctx context.Context, red *redact.Redactor, f func(ctx cont
 	if !parsed {
 		d, known = lifetime(tok.Extra("expires_in"))
 	}
-	return stampExpiry(tok, start, d, known), nil
+	tok = stampExpiry(tok, start, d, known)
+	if origin != "" || tok.Extra(originKey) != nil {
+		tok = withOrigin(tok, cp, origin)
+	}
+	return tok, nil
 }

@@ -111,10 +111,10 @@ func (c *UserClient) oauthConfig(redirect string) *oauth2.Config {
 	}
 }
 
-func (c *UserClient) refresh(ctx context.Context, rt string) (*oauth2.Token, error) {
+func (c *UserClient) refresh(ctx context.Context, rt, origin string) (*oauth2.Token, error) {
 	red := redact.New(rt).WithBasic(c.cfg.ClientID, c.cfg.ClientSecret)
 	conf := c.oauthConfig("")
-	return c.ep.do(ctx, red, func(ctx context.Context) (*oauth2.Token, error) {
+	return c.ep.do(ctx, red, origin, func(ctx context.Context) (*oauth2.Token, error) {
 		return conf.TokenSource(ctx, &oauth2.Token{RefreshToken: rt}).Token()
 	})
 }
@@ -180,7 +180,7 @@ func (c *UserClient) Exchange(ctx context.Context, pending *PendingAuth, callbac
 		return nil, &CallbackError{Code: "missing_code", Description: "the callback has neither code nor error"}
 	}
 	conf := c.oauthConfig(pending.RedirectURL)
-	tok, err := c.ep.do(ctx, red, func(ctx context.Context) (*oauth2.Token, error) {
+	tok, err := c.ep.do(ctx, red, "", func(ctx context.Context) (*oauth2.Token, error) {
 		return conf.Exchange(ctx, code, oauth2.VerifierOption(pending.Verifier))
 	})
 	if err != nil {

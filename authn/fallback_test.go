@@ -1,0 +1,63 @@
+package authn
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Once a session started from the configured refresh token has rotated,
+// that token is spent: when the session later ends, the configured token
+// must not be presented again (by this client, another client on the same
+// store, or the same configuration after a restart), and the error must
+// say that the Team Coordinator has to issue a new one.
+func TestSpentConfiguredRefreshTokenIsNeverPresentedAgain(t *testing.T) {
+	as := newFakeAS(t)
+	as.expiresIn = 300
+	clock := newFakeClock()
+	rt0 := as.issueRT()
+	store := NewMemoryStore(nil)
+	c := newTethered(t, as, store, rt0, clock)
+	ctx := context.Background()
+	for range 3 {
+		if _, err := c.Token(ctx); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(301 * time.Second)
+	}
+	as.endSession()
+
+	checkDead := func(who string, c *TetheredClient) {
+		t.Helper()
+		_, err := c.Token(ctx)
+		if !errors.Is(err, ErrReauthorize) {
+			t.Fatalf("%s: err = %v, want ErrReauthorize", who, err)
+		}
+		var te *TokenError
+		if !errors.As(err, &te) || !strings.Contains(te.Hint, "Team Coordinator") || !strings.Contains(te.Hint, "configured RefreshToken") {
+			t.Fatalf("%s: the error does not say what to do: %v", who, err)
+		}
+		if n := as.presented(rt0); n != 1 {
+			t.Fatalf("%s: the configured refresh token was presented %d times", who, n)
+		}
+		if r := as.reusedTokens(); len(r) != 0 {
+			t.Fatalf("%s: spent refresh tokens presented again: %v", who, r)
+		}
+	}
+	checkDead("same client", c)
+	checkDead("same client again", c)
+	checkDead("another client on the store", newTethered(t, as, store, rt0, clock))
+
+	// The coordinator issues a new token and it is configured: that one is
+	// used, once, even though the store still holds the dead session.
+	rt1 := as.issueRT()
+	c2 := newTethered(t, as, store, rt1, clock)
+	if _, err := c2.Token(ctx); err != nil {
+		t.Fatalf("the new configured refresh token was not used: %v", err)
+	}
+	if as.presented(rt1) != 1 || as.presented(rt0) != 1 {
+		t.Fatalf("presented rt0 %d times, rt1 %d times", as.presented(rt0), as.presented(rt1))
+	}
+}
