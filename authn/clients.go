@@ -76,6 +76,7 @@ type SystemConfig struct {
 // SystemClient obtains System Client tokens by repeating the
 // client-credentials grant; PKB never issues these clients a refresh token.
 type SystemClient struct {
+	ident clientIdent
 	cache *Cache
 }
 
@@ -98,7 +99,7 @@ func NewSystemClient(cfg SystemConfig) (*SystemClient, error) {
 		AuthStyle:    oauth2.AuthStyleInHeader,
 	}
 	red := redact.New().WithBasic(cfg.ClientID, cfg.ClientSecret)
-	c := &SystemClient{}
+	c := &SystemClient{ident: clientIdent{ClientSystem, cfg.ClientID, cfg.Environment.SystemTokenURL}}
 	c.cache = NewCache(func(ctx context.Context) (*oauth2.Token, error) {
 		return ep.do(ctx, red, "", cc.Token)
 	}, cfg.Options)
@@ -138,6 +139,7 @@ type CustomerConfig struct {
 // CustomerClient obtains Customer System Client tokens by repeating the
 // client-credentials grant.
 type CustomerClient struct {
+	ident  clientIdent
 	cache  *Cache
 	scopes []string
 }
@@ -164,7 +166,7 @@ func NewCustomerClient(cfg CustomerConfig) (*CustomerClient, error) {
 		AuthStyle:    style,
 	}
 	red := redact.New().WithBasic(cfg.ClientID, cfg.ClientSecret)
-	c := &CustomerClient{scopes: slices.Clone(cfg.Scopes)}
+	c := &CustomerClient{ident: clientIdent{ClientCustomer, cfg.ClientID, cfg.Environment.CustomerTokenURL}, scopes: slices.Clone(cfg.Scopes)}
 	c.cache = NewCache(func(ctx context.Context) (*oauth2.Token, error) {
 		return ep.do(ctx, red, "", cc.Token)
 	}, cfg.Options)
@@ -227,6 +229,7 @@ type TetheredConfig struct {
 
 // TetheredClient redeems and rotates a tethered refresh token.
 type TetheredClient struct {
+	ident clientIdent
 	cache *Cache
 	rot   *rotator
 }
@@ -285,7 +288,7 @@ func NewTetheredClient(cfg TetheredConfig) (*TetheredClient, error) {
 		red := redact.New(rt, cfg.RefreshToken).WithBasic(cfg.ClientID, cfg.ClientSecret)
 		return ep.do(ctx, red, origin, cc.Token)
 	}
-	c := &TetheredClient{rot: rot}
+	c := &TetheredClient{ident: clientIdent{ClientTethered, cfg.ClientID, cfg.Environment.UserTokenURL}, rot: rot}
 	c.cache = NewCache(rot.fetch, cfg.Options)
 	return c, nil
 }
