@@ -217,17 +217,31 @@ func (e *PersistError) Error() string {
 func (e *PersistError) Unwrap() []error { return []error{ErrNotPersisted, e.err} }
 
 func newPersistError(err error, red *redact.Redactor) *PersistError {
-	return &PersistError{msg: red.Line(err.Error(), lineLimit), err: err}
+	return &PersistError{msg: line(red, err.Error()), err: err}
 }
 
 // lineLimit bounds every sanitised string copied into an error.
 const lineLimit = 240
 
+// lineInput bounds how much of a server's or store's text is redacted for
+// one line: redaction costs time in proportion to its input, and a token
+// endpoint can send a megabyte of error_description. The redactor also
+// removes a secret cut in two at this boundary.
+const lineInput = 4 << 10
+
+// line is red.Line for text of any length.
+func line(red *redact.Redactor, s string) string {
+	if len(s) > lineInput {
+		s = s[:lineInput]
+	}
+	return red.Line(s, lineLimit)
+}
+
 var pkbCodeRe = regexp.MustCompile(`\b(API_SESSION_INVALID|API_SESSION_EXPIRED|ACC_TOKEN_EXPIRED|BAD_AUTHENTICATION|USER_TYPE_NOT_PERM)\b`)
 
-// excerptLimit bounds how much of a body is searched for visible text;
-// the redactor also removes a secret cut in two at this boundary.
-const excerptLimit = 64 << 10
+// excerptLimit bounds how much of a body is searched for visible text,
+// for the reason lineInput does.
+const excerptLimit = 16 << 10
 
 // excerpt turns an arbitrary body (often an HTML error page from a proxy)
 // into a short single line of visible, redacted text.
@@ -243,7 +257,7 @@ func excerpt(red *redact.Redactor, body []byte) string {
 func mediaType(red *redact.Redactor, ct string) string {
 	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil {
-		return red.Line(ct, 40)
+		return red.Line(ct[:min(len(ct), lineInput)], 40)
 	}
 	return red.Line(mt, 80)
 }
@@ -299,11 +313,19 @@ func mapError(err error, cp *capture, red *redact.Redactor, reauth string) error
 	if errors.As(err, &te) {
 		return err
 	}
+	// A response that carries tokens next to an error (or that is an error
+	// by status) must not have them quoted back.
+	if _, ct, body, ok := cp.get(); ok {
+		red = withTokens(red, responseTokens(ct, body))
+	}
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
+		if re.Response != nil {
+			red = withTokens(red, responseTokens(re.Response.Header.Get("Content-Type"), re.Body))
+		}
 		e := &TokenError{
-			Code:        red.Line(re.ErrorCode, lineLimit),
-			Description: red.Line(re.ErrorDescription, lineLimit),
+			Code:        line(red, re.ErrorCode),
+			Description: line(red, re.ErrorDescription),
 			PKBCode:     findPKBCode(re.ErrorCode, re.ErrorDescription, string(re.Body)),
 		}
 		ct := ""
@@ -344,9 +366,18 @@ func mapError(err error, cp *capture, red *redact.Redactor, reauth string) error
 	}
 	return &TokenError{
 		kind:  ErrTokenEndpoint,
-		cause: &redactedError{msg: red.Line(err.Error(), lineLimit), err: err},
+		cause: &redactedError{msg: line(red, err.Error()), err: err},
 		Hint:  hint,
 	}
+}
+
+// withTokens adds tokens to red; a new Redactor compiles its patterns
+// again, so none is made when there is nothing to add.
+func withTokens(red *redact.Redactor, tokens []string) *redact.Redactor {
+	if len(tokens) == 0 {
+		return red
+	}
+	return red.With(tokens...)
 }
 
 // redirectError reports a 3xx from a token endpoint. The redirect was not

@@ -188,7 +188,7 @@ func (r *rotator) reload(ctx context.Context) error {
 		if cur := r.snapshot(); cur != nil {
 			secrets = append(secrets, cur.AccessToken, cur.RefreshToken)
 		}
-		return fmt.Errorf("authn: load token store: %w", &redactedError{msg: redact.New(secrets...).Line(err.Error(), lineLimit), err: err})
+		return fmt.Errorf("authn: load token store: %w", &redactedError{msg: line(redact.New(secrets...), err.Error()), err: err})
 	}
 	if stored == nil {
 		return nil

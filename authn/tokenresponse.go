@@ -159,3 +159,34 @@ func withOrigin(tok *oauth2.Token, cp *capture, origin string) *oauth2.Token {
 	}
 	return tok.WithExtra(m)
 }
+
+// responseTokens returns the token values a response body carries (under
+// any spelling of the member names encoding/json would match), so that
+// an error built from the rest of the response never quotes them.
+func responseTokens(contentType string, body []byte) []string {
+	isToken := func(name string) bool {
+		return strings.EqualFold(name, "access_token") || strings.EqualFold(name, "refresh_token") || strings.EqualFold(name, "id_token")
+	}
+	var out []string
+	mt, _, _ := mime.ParseMediaType(contentType)
+	if mt == "application/x-www-form-urlencoded" || mt == "text/plain" {
+		if vals, err := url.ParseQuery(string(body)); err == nil {
+			for k, vs := range vals {
+				if isToken(k) {
+					out = append(out, vs...)
+				}
+			}
+		}
+	}
+	if len(body) > tokenBodyLimit {
+		return out
+	}
+	members, _ := objectMembers(body)
+	for _, m := range members {
+		var s string
+		if isToken(m.name) && json.Unmarshal(m.value, &s) == nil {
+			out = append(out, s)
+		}
+	}
+	return out
+}

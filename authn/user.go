@@ -170,7 +170,7 @@ func (c *UserClient) Exchange(ctx context.Context, pending *PendingAuth, callbac
 	code := callback.Get("code")
 	red := redact.New(code, pending.Verifier).WithBasic(c.cfg.ClientID, c.cfg.ClientSecret)
 	if e := callback.Get("error"); e != "" {
-		ce := &CallbackError{Code: red.Line(e, lineLimit), Description: red.Line(callback.Get("error_description"), lineLimit)}
+		ce := &CallbackError{Code: line(red, e), Description: line(red, callback.Get("error_description"))}
 		if e == "access_denied" {
 			ce.kind = ErrAccessDenied
 		}
