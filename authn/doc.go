@@ -37,6 +37,16 @@
 // processes sharing one store can still race, so give each process its own
 // session or serialise them yourself.
 //
+// # Where credentials go
+//
+// Token and authorization URLs must be https, or plain http only to a
+// loopback host, with no user information or fragment; constructors refuse
+// anything else before any I/O. Token requests never follow a redirect (a
+// 307 or 308 would repeat the POST, secret and refresh token included, to
+// the redirect's target): a 3xx is a [*TokenError] wrapping
+// [ErrTokenEndpoint]. The configurations, clients and [PendingAuth] print
+// and log themselves with every secret replaced by [REDACTED].
+//
 // # Errors
 //
 // Failures from a token endpoint are returned as [*TokenError], which can be
