@@ -247,7 +247,7 @@ func fetchPage[B any](ctx context.Context, d *doer, link string) (*B, error) {
 // allowed to whoever may run some search of this family.
 func (d *doer) pageOperation(req *http.Request) (access.Operation, error) {
 	rel := strings.TrimPrefix(req.URL.EscapedPath(), strings.TrimSuffix(d.ep.base.EscapedPath(), "/"))
-	if strings.Trim(rel, "/") != "" {
+	if rel != "" && rel != "/" {
 		return access.Operation{}, &RequestError{Method: req.Method, Route: "(next link)", Err: fmt.Errorf("%w in the %s API", ErrUnknownOperation, d.ep.family)}
 	}
 	gets := lo.Filter(d.ep.router.routes, func(rt route, _ int) bool { return rt.op.Method == http.MethodGet })
