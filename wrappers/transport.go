@@ -248,6 +248,21 @@ func (d *doer) resolve(req *http.Request) (access.Operation, error) {
 		return access.Operation{}, &RequestError{Method: req.Method, Route: route,
 			Err: fmt.Errorf("%w: %s://%s is not the configured %s base URL", ErrUnsafeURL, u.Scheme, u.Hostname(), d.ep.family)}
 	}
+	// What is checked below must be what is sent: net/http sends Opaque
+	// instead of the path, and req.Host instead of the URL's host; and
+	// some servers and proxies route by a method or URL override header.
+	switch {
+	case u.Opaque != "":
+		return access.Operation{}, &RequestError{Method: req.Method, Route: route,
+			Err: fmt.Errorf("%w: a request with an opaque URL (URL.Opaque) is not checked", ErrUnsafeURL)}
+	case req.Host != "" && !strings.EqualFold(req.Host, u.Host):
+		return access.Operation{}, &RequestError{Method: req.Method, Route: route,
+			Err: fmt.Errorf("%w: the Host header differs from the URL's host", ErrUnsafeURL)}
+	}
+	if h := overrideHeader(req.Header); h != "" {
+		return access.Operation{}, &RequestError{Method: req.Method, Route: route,
+			Err: fmt.Errorf("%w: a request carrying %s is not checked", ErrUnsafeURL, h)}
+	}
 	basePath := strings.TrimSuffix(base.EscapedPath(), "/")
 	rel, ok := strings.CutPrefix(u.EscapedPath(), basePath)
 	if !ok || (rel != "" && !strings.HasPrefix(rel, "/")) {
@@ -260,6 +275,24 @@ func (d *doer) resolve(req *http.Request) (access.Operation, error) {
 			Err: fmt.Errorf("%w in the %s API", ErrUnknownOperation, d.ep.family)}
 	}
 	return op, nil
+}
+
+// overrideHeaders make some servers, frameworks and proxies run another
+// method or path than the request line's: the checked operation would not
+// be the one run.
+var overrideHeaders = []string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override", "X-Original-Url", "X-Rewrite-Url"}
+
+// overrideHeader returns the first override header in h, matched without
+// regard to case since a caller may set the map directly.
+func overrideHeader(h http.Header) string {
+	for k := range h {
+		for _, o := range overrideHeaders {
+			if strings.EqualFold(k, o) {
+				return o
+			}
+		}
+	}
+	return ""
 }
 
 // permit checks the caller's grant without any I/O: the token source
