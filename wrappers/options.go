@@ -47,7 +47,8 @@ func WithEnvironment(env authn.Environment) Option {
 }
 
 // WithHTTPClient sets the *http.Client used for API calls. It is copied,
-// never modified: the copy refuses redirects to other hosts.
+// never modified: the copy follows a redirect only to the same operation
+// under the same base URL, and refuses any other.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *config) { c.hc = hc }
 }
@@ -86,6 +87,6 @@ func (c config) httpClient() *http.Client {
 		rt = c.middleware[i](rt)
 	}
 	hc.Transport = rt
-	hc.CheckRedirect = sameOrigin
+	hc.CheckRedirect = checkRedirect
 	return hc
 }

@@ -246,7 +246,7 @@ func (d *doer) resolve(req *http.Request) (access.Operation, error) {
 	route := "(unresolved)"
 	if u.User != nil || !strings.EqualFold(u.Scheme, base.Scheme) || !strings.EqualFold(u.Host, base.Host) {
 		return access.Operation{}, &RequestError{Method: req.Method, Route: route,
-			Err: fmt.Errorf("%w: %s://%s is not the configured %s base URL", ErrUnsafeURL, u.Scheme, u.Hostname(), d.ep.family)}
+			Err: fmt.Errorf("%w: the scheme, host or user information is not the configured %s base URL's", ErrUnsafeURL, d.ep.family)}
 	}
 	// What is checked below must be what is sent: net/http sends Opaque
 	// instead of the path, and req.Host instead of the URL's host; and
@@ -328,10 +328,11 @@ func (d *doer) send(req *http.Request, op access.Operation, public bool) (*http.
 	if d.p.userAgent != "" {
 		req.Header.Set("User-Agent", d.p.userAgent)
 	}
+	req = req.WithContext(context.WithValue(req.Context(), redirectKey{}, &redirectGuard{d: d, op: op, public: public}))
 	resp, err := d.p.hc.Do(req)
 	if err != nil {
 		re := d.fail(op, req, err)
-		re.transport = true
+		re.transport = !errors.Is(err, ErrUnsafeURL)
 		return nil, tok, re
 	}
 	return resp, tok, nil
@@ -394,15 +395,56 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// sameOrigin refuses any redirect that would carry the token to another
-// scheme or host; net/http would still forward it to a subdomain.
-func sameOrigin(req *http.Request, via []*http.Request) error {
-	if len(via) >= 10 {
-		return errors.New("pkb: stopped after 10 redirects")
+// maxRedirects bounds the redirects one request follows, as net/http does.
+const maxRedirects = 10
+
+// redirectKey carries a request's redirectGuard in its context: the
+// *http.Client, and so its CheckRedirect, is shared by every family.
+type redirectKey struct{}
+
+// redirectGuard is what checkRedirect needs to check a redirect as the
+// original request was checked.
+type redirectGuard struct {
+	d      *doer
+	op     access.Operation
+	public bool
+}
+
+// checkRedirect lets a request follow a redirect only to the same
+// operation of the same family, under the same base URL, and only while
+// the grant still permits it. net/http copies every header to a same-host
+// redirect (Authorization and X-Org-Public-Id included) and X-Org-Public-Id
+// even to another host, so the target must pass the checks the original
+// passed: a redirect to another path on the API host could otherwise reach
+// another family or an operation the grant forbids. A redirect to another
+// operation is refused even when the grant allows it: the response would
+// be decoded as the original operation's.
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= maxRedirects {
+		return fmt.Errorf("pkb: stopped after %d redirects", maxRedirects)
 	}
-	first := via[0].URL
-	if !strings.EqualFold(req.URL.Scheme, first.Scheme) || !strings.EqualFold(req.URL.Host, first.Host) {
-		return fmt.Errorf("%w: redirect to %s://%s refused", ErrUnsafeURL, req.URL.Scheme, req.URL.Hostname())
+	g, _ := req.Context().Value(redirectKey{}).(*redirectGuard)
+	if g == nil {
+		return fmt.Errorf("%w: redirect of an unchecked request refused", ErrUnsafeURL)
+	}
+	op, err := g.d.resolve(req)
+	if err != nil {
+		var re *RequestError
+		if errors.As(err, &re) {
+			err = re.Err
+		}
+		if errors.Is(err, ErrUnsafeURL) {
+			return fmt.Errorf("redirect refused: %w", err)
+		}
+		return fmt.Errorf("%w: redirect refused: %w", ErrUnsafeURL, err)
+	}
+	if op.Family != g.op.Family || op.ID != g.op.ID {
+		return fmt.Errorf("%w: redirect to another operation (%s %s) refused", ErrUnsafeURL, op.Method, op.Path)
+	}
+	if !g.public {
+		if err := g.d.permit(op); err != nil {
+			return fmt.Errorf("%w: redirect refused: %w", ErrUnsafeURL, err)
+		}
 	}
 	return nil
 }
