@@ -129,11 +129,19 @@ func (d *doer) attempt(req *http.Request, op access.Operation, public bool, time
 		req = req.WithContext(ctx)
 	}
 	resp, tok, err := d.send(req, op, public)
+	var tokens []string // the tokens sent, for redaction
+	if tok != nil {
+		tokens = append(tokens, tok.AccessToken)
+	}
 	if err == nil && resp.StatusCode == http.StatusUnauthorized && tok != nil {
-		resp, err = d.replay(req, resp, op, tok, public)
+		var again *oauth2.Token
+		resp, again, err = d.replay(req, resp, op, tok, public)
+		if again != nil {
+			tokens = append(tokens, again.AccessToken)
+		}
 	}
 	if err == nil {
-		resp, err = d.check(resp, req, op)
+		resp, err = d.check(resp, req, op, tokens)
 	}
 	if err != nil {
 		cancel()
@@ -162,12 +170,13 @@ func rewind(req *http.Request) (*http.Request, error) {
 
 // check turns error statuses, and success bodies that are not JSON, into an
 // *APIError, and bounds the size of the body the generated code will read.
-func (d *doer) check(resp *http.Response, req *http.Request, op access.Operation) (*http.Response, error) {
+// tokens are the access tokens sent, redacted from the error.
+func (d *doer) check(resp *http.Response, req *http.Request, op access.Operation, tokens []string) (*http.Response, error) {
 	if resp.StatusCode >= 400 {
-		return nil, newAPIError(resp, req.Method, op)
+		return nil, newAPIError(resp, req.Method, op, tokens...)
 	}
 	if ct := resp.Header.Get("Content-Type"); ct != "" && resp.StatusCode != http.StatusNoContent && !isJSONContentType(ct) {
-		return nil, newAPIError(resp, req.Method, op)
+		return nil, newAPIError(resp, req.Method, op, tokens...)
 	}
 	resp.Body = &limitedBody{rc: resp.Body, left: d.p.maxBody}
 	return resp, nil
@@ -187,12 +196,13 @@ func isJSONContentType(ct string) bool {
 }
 
 // replay handles a 401 on a request sent with tok.
-func (d *doer) replay(req *http.Request, resp *http.Response, op access.Operation, tok *oauth2.Token, public bool) (*http.Response, error) {
+// It returns the replay's response and the token the replay was sent with.
+func (d *doer) replay(req *http.Request, resp *http.Response, op access.Operation, tok *oauth2.Token, public bool) (*http.Response, *oauth2.Token, error) {
 	// The token was rejected: drop it (only if still cached, so a burst of
 	// 401s refreshes once) and replay once, if the body can be sent again.
 	d.p.src.Invalidate(tok.AccessToken)
 	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
-		return resp, nil
+		return resp, nil, nil
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, drainLimit))
 	resp.Body.Close()
@@ -200,12 +210,11 @@ func (d *doer) replay(req *http.Request, resp *http.Response, op access.Operatio
 	if req.GetBody != nil {
 		body, err := req.GetBody()
 		if err != nil {
-			return nil, d.fail(op, req, err)
+			return nil, nil, d.fail(op, req, err)
 		}
 		replay.Body = body
 	}
-	resp, _, err := d.send(replay, op, public)
-	return resp, err
+	return d.send(replay, op, public)
 }
 
 // ErrResponseTooLarge is returned while reading a response body longer than
