@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/pkbgo/pkb/authn"
+	"github.com/pkbgo/pkb/internal/redact"
 )
 
 // ErrNotPermitted matches (with errors.Is) every refusal of a call that the
@@ -57,11 +58,30 @@ type RequestError struct {
 	Err error
 	// transport marks a failure to exchange the request with PKB at all.
 	transport bool
+	// msg, when set, replaces Err's text in the message: see withheld.
+	msg string
 }
 
 // Error names the route template and the cause.
 func (e *RequestError) Error() string {
+	if e.msg != "" {
+		return fmt.Sprintf("pkb: %s %s: %s", e.Method, e.Route, e.msg)
+	}
 	return fmt.Sprintf("pkb: %s %s: %v", e.Method, e.Route, e.Err)
+}
+
+// withheld returns err's text without what the server sent. net/http,
+// net/textproto and net/url quote (with %q) the status line, header line,
+// Location header or URL they could not parse, and a server may put the
+// token, identifiers or terminal escapes there; so the text stops at the
+// first quote, and what is left is redacted, stripped of controls and
+// bounded. err itself stays in the chain for errors.Is and errors.As.
+func withheld(err error, tokens ...string) string {
+	msg := err.Error()
+	if i := strings.IndexAny(msg, "\"`"); i >= 0 {
+		msg = strings.TrimRight(msg[:i], " :") + " (server text withheld)"
+	}
+	return redact.New(tokens...).Line(msg, 512)
 }
 
 // Unwrap returns the cause.

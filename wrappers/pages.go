@@ -213,16 +213,25 @@ func typeName[T any]() string { return reflect.TypeFor[T]().Name() }
 func fetchPage[B any](ctx context.Context, d *doer, link string) (*B, error) {
 	ref, err := url.Parse(link)
 	if err != nil {
-		return nil, &RequestError{Method: http.MethodGet, Route: "(next link)", Err: fmt.Errorf("malformed next link: %w", err)}
+		// url.Error quotes the link, which is the server's text.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, &RequestError{Method: http.MethodGet, Route: "(next link)", Err: err,
+			msg: "malformed next link: " + withheld(err)}
 	}
 	// A relative link is relative to the service base (FHIR's rule).
 	base := *d.ep.base
 	base.Path += "/"
 	u := base.ResolveReference(ref)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	// Built from the parsed URL, not its text: parsing it again could fail
+	// with an error that quotes it.
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.ep.base.String(), nil)
 	if err != nil {
 		return nil, err
 	}
+	req.URL, req.Host = u, u.Host
 	op, err := d.resolve(req)
 	if errors.Is(err, ErrUnknownOperation) {
 		op, err = d.pageOperation(req)

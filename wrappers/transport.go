@@ -342,6 +342,11 @@ func (d *doer) send(req *http.Request, op access.Operation, public bool) (*http.
 	if err != nil {
 		re := d.fail(op, req, err)
 		re.transport = !errors.Is(err, ErrUnsafeURL)
+		if tok != nil {
+			re.msg = withheld(re.Err, tok.AccessToken)
+		} else {
+			re.msg = withheld(re.Err)
+		}
 		return nil, tok, re
 	}
 	return resp, tok, nil
