@@ -1,9 +1,13 @@
 package wrappers
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
+
+	jsonv1 "github.com/go-json-experiment/json/v1"
 
 	"github.com/pkbgo/pkb/authn"
 	"github.com/pkbgo/pkb/internal/redact"
@@ -86,3 +90,52 @@ func withheld(err error, tokens ...string) string {
 
 // Unwrap returns the cause.
 func (e *RequestError) Unwrap() error { return e.Err }
+
+// decodeError is a response body that did not decode. Its message says
+// where and what kind of JSON, never the JSON itself: encoding/json quotes
+// a number that does not fit ("number 9434765919"), and other decoders
+// quote more.
+type decodeError struct {
+	msg string
+	err error
+}
+
+func (e *decodeError) Error() string { return e.msg }
+func (e *decodeError) Unwrap() error { return e.err }
+
+// newDecodeError describes err, from decoding what, without server text.
+func newDecodeError(what string, err error) error {
+	var (
+		te  *json.UnmarshalTypeError
+		te1 *jsonv1.UnmarshalTypeError
+		se  *json.SyntaxError
+		se1 *jsonv1.SyntaxError
+	)
+	detail := ""
+	switch {
+	case errors.Is(err, ErrResponseTooLarge):
+		detail = err.Error() // ours: no server text
+	case errors.As(err, &te):
+		detail = typeErrorText(te.Value, te.Type, te.Field)
+	case errors.As(err, &te1):
+		detail = typeErrorText(te1.Value, te1.Type, te1.Field)
+	case errors.As(err, &se):
+		detail = fmt.Sprintf("invalid JSON at byte offset %d", se.Offset)
+	case errors.As(err, &se1):
+		detail = fmt.Sprintf("invalid JSON at byte offset %d", se1.Offset)
+	default:
+		detail = withheld(err)
+	}
+	return &decodeError{msg: "pkb: decoding " + what + ": " + detail, err: err}
+}
+
+// typeErrorText keeps the JSON kind of an UnmarshalTypeError's value
+// ("number", "string", ...), not the value.
+func typeErrorText(value string, t reflect.Type, field string) string {
+	kind, _, _ := strings.Cut(value, " ")
+	s := "JSON " + kind + " where Go " + fmt.Sprint(t) + " was expected"
+	if field != "" {
+		s += " (field " + field + ")"
+	}
+	return s
+}

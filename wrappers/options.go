@@ -62,7 +62,10 @@ func WithMiddleware(mw func(http.RoundTripper) http.RoundTripper) Option {
 
 // WithMaxResponseBytes sets the largest response body the client reads
 // (default DefaultMaxResponseBytes); reading past it fails with
-// ErrResponseTooLarge.
+// ErrResponseTooLarge. A JSON body may also hold at most one object or
+// array element per 256 bytes of the limit (262,144 for the default), so
+// that decoding it cannot take many times its size in memory; more fails
+// with ErrResponseTooLarge too.
 func WithMaxResponseBytes(n int64) Option {
 	return func(c *config) { c.maxBody = n }
 }

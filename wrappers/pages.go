@@ -246,13 +246,16 @@ func decodeAs[T any](r resource) (T, error) {
 		return v, err
 	}
 	if want := typeName[T](); got != want {
-		return v, fmt.Errorf("pkb: search entry is a %s, not a %s", got, want)
+		return v, fmt.Errorf("pkb: search entry is a %s, not a %s", shownType(got), want)
 	}
 	raw, err := r.MarshalJSON()
 	if err != nil {
 		return v, err
 	}
-	return v, json.Unmarshal(raw, &v)
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return v, newDecodeError("a search entry", err)
+	}
+	return v, nil
 }
 
 // typeName is the FHIR resource type of a generated model type.
@@ -301,7 +304,7 @@ func fetchPage[B any](d *doer, req *http.Request, op access.Operation) (*B, erro
 	defer resp.Body.Close()
 	var b B
 	if err := json.NewDecoder(resp.Body).Decode(&b); err != nil {
-		return nil, &RequestError{Method: http.MethodGet, Route: op.Path, Err: fmt.Errorf("decoding a page: %w", err)}
+		return nil, &RequestError{Method: http.MethodGet, Route: op.Path, Err: newDecodeError("a page", err)}
 	}
 	return &b, nil
 }

@@ -178,7 +178,7 @@ func (d *doer) check(resp *http.Response, req *http.Request, op access.Operation
 	if ct := resp.Header.Get("Content-Type"); ct != "" && resp.StatusCode != http.StatusNoContent && !isJSONContentType(ct) {
 		return nil, newAPIError(resp, req.Method, op, tokens...)
 	}
-	resp.Body = &limitedBody{rc: resp.Body, left: d.p.maxBody}
+	resp.Body = newLimitedBody(resp.Body, d.p.maxBody, isJSONContentType(resp.Header.Get("Content-Type")))
 	return resp, nil
 }
 
@@ -216,36 +216,6 @@ func (d *doer) replay(req *http.Request, resp *http.Response, op access.Operatio
 	}
 	return d.send(replay, op, public)
 }
-
-// ErrResponseTooLarge is returned while reading a response body longer than
-// the client's limit (see WithMaxResponseBytes).
-var ErrResponseTooLarge = errors.New("pkb: response body exceeds the configured limit")
-
-// limitedBody fails, rather than silently truncating, once a body exceeds
-// the limit: a cut-off Bundle must not decode as a shorter valid one.
-type limitedBody struct {
-	rc   io.ReadCloser
-	left int64
-}
-
-func (b *limitedBody) Read(p []byte) (int, error) {
-	if b.left <= 0 {
-		// one more byte tells a body of exactly the limit from a longer one
-		var one [1]byte
-		if n, _ := b.rc.Read(one[:]); n > 0 {
-			return 0, ErrResponseTooLarge
-		}
-		return 0, io.EOF
-	}
-	if int64(len(p)) > b.left {
-		p = p[:b.left]
-	}
-	n, err := b.rc.Read(p)
-	b.left -= int64(n)
-	return n, err
-}
-
-func (b *limitedBody) Close() error { return b.rc.Close() }
 
 // resolve maps the request to an operation of this family, refusing URLs
 // outside the configured base URL.
