@@ -130,3 +130,34 @@ func TestMalformedNextLinkIsNotQuoted(t *testing.T) {
 		assertNoServerText(t, fmt.Sprintf("next link %q", link), last, "")
 	}
 }
+
+// TestDecodeErrorsDoNotQuoteValues: encoding/json puts a number that does
+// not fit into its message, and a resourceType is the server's text.
+func TestDecodeErrorsDoNotQuoteValues(t *testing.T) {
+	for _, body := range []string{
+		`{"resourceType":"Bundle","total":9434765919}`,
+		`{"resourceType":"Bundle","total":-9434765919.5e3}`,
+		`{"resourceType":"Zwanenburg-9434765919"}`,
+		`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Zwanenburg9434765919"}}]}`,
+		`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Observation","valueQuantity":{"value":"9434765919x"}}}]}`,
+		`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Observation","id":9434765919}}]}`,
+		"{\"resourceType\":\"Bundle\",\"x\":\"\x1b]0;pwned\x07\" 9434765919}",
+	} {
+		_, err := DecodeSearchSet[stu3.Observation](strings.NewReader(body))
+		assertNoServerText(t, "DecodeSearchSet "+body, err, "")
+		srv := rawServer(t, func(string) string {
+			return fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Type: application/fhir+json\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+		})
+		c, _ := NewSystemClient(&fakeSource{ct: authn.ClientSystem}, orgID, WithEnvironment(loopbackEnv(srv)))
+		first := &stu3.Bundle{Link: []stu3.BundleLink{{Relation: "next", Url: "Observation?page=2"}}}
+		var last error
+		for _, err := range STU3Resources[stu3.Observation](context.Background(), c.Facade, first) {
+			if err != nil {
+				last = err
+			}
+		}
+		if strings.Contains(body, "entry") || strings.Contains(body, "total") || strings.Contains(body, `"x"`) {
+			assertNoServerText(t, "paging "+body, last, "")
+		}
+	}
+}
