@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"net/http"
 	"strconv"
@@ -286,12 +287,19 @@ func isJSON(mediaType string) bool {
 	return mediaType == mediaJSON || mediaType == mediaFHIR || strings.HasSuffix(mediaType, "+json")
 }
 
-// retryAfter parses Retry-After as seconds or an HTTP date.
+// retryAfter parses Retry-After as delay-seconds (digits only) or an HTTP
+// date. A delay too long for a time.Duration is the longest Duration, never
+// a negative one (time.Time.Sub saturates the same way for dates).
 func retryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0
 	}
-	if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && s >= 0 {
+	if strings.Trim(v, "0123456789") == "" {
+		s, err := strconv.ParseUint(v, 10, 64)
+		if err != nil || s > uint64(math.MaxInt64/int64(time.Second)) {
+			return time.Duration(math.MaxInt64)
+		}
 		return time.Duration(s) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil && t.After(now) {

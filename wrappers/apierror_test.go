@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -140,6 +141,25 @@ func TestRetryAfterParsing(t *testing.T) {
 		"-1":  0,
 		now.Add(30 * time.Second).Format(http.TimeFormat): 30 * time.Second,
 		"soon": 0,
+	} {
+		if got := retryAfter(in, now); got != want {
+			t.Errorf("retryAfter(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
+
+func TestRetryAfterNeverOverflows(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	const longest = time.Duration(math.MaxInt64)
+	for in, want := range map[string]time.Duration{
+		"9223372036":                    9223372036 * time.Second, // the largest that fits
+		"9223372037":                    longest,
+		"9300000000":                    longest,
+		"99999999999999999999":          longest,
+		" 120 ":                         2 * time.Minute,
+		"+5":                            0, // delay-seconds is digits only
+		"0x10":                          0,
+		"Fri, 31 Dec 9999 23:59:59 GMT": longest,
 	} {
 		if got := retryAfter(in, now); got != want {
 			t.Errorf("retryAfter(%q) = %v, want %v", in, got, want)
