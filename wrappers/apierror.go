@@ -77,9 +77,11 @@ type OutcomeIssue struct {
 	} `json:"details"`
 }
 
-// APIError is a response PKB answered with a status of 400 or more, or a
-// success whose body is not the JSON the operation promises (an HTML page
-// from a proxy, say). Use errors.As to get it, or the Is* helpers.
+// APIError is a response PKB answered with a status of 400 or more, a
+// redirect that was not followed, or a success whose body is not the JSON
+// the operation promises (an HTML page from a proxy, a body without a
+// Content-Type, no body where data was due). Use errors.As to get it, or
+// the Is* helpers.
 type APIError struct {
 	// StatusCode is the HTTP status.
 	StatusCode int
@@ -120,7 +122,7 @@ func (e *APIError) Error() string {
 	}
 	switch {
 	case e.StatusCode < 300:
-		b.WriteString(": unexpected response body (not the JSON the operation promises)")
+		b.WriteString(": the response is not the JSON the operation promises")
 	case e.StatusCode < 400:
 		b.WriteString(": redirect not followed")
 	}

@@ -1,6 +1,7 @@
 package wrappers
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -171,15 +172,62 @@ func rewind(req *http.Request) (*http.Request, error) {
 // check turns error statuses, and success bodies that are not JSON, into an
 // *APIError, and bounds the size of the body the generated code will read.
 // tokens are the access tokens sent, redacted from the error.
+//
+// Whatever the generated code would turn into a nil typed body and a nil
+// error is an *APIError too: a redirect that was not followed (none to
+// follow, or a body that cannot be sent again), and a success whose body
+// has no Content-Type, or is empty where the operation returns data.
 func (d *doer) check(resp *http.Response, req *http.Request, op access.Operation, tokens []string) (*http.Response, error) {
-	if resp.StatusCode >= 400 {
+	switch {
+	case resp.StatusCode >= 400:
+		return nil, newAPIError(resp, req.Method, op, tokens...)
+	case resp.StatusCode >= 300 && !(resp.StatusCode == http.StatusNotModified && conditional(req)):
 		return nil, newAPIError(resp, req.Method, op, tokens...)
 	}
-	if ct := resp.Header.Get("Content-Type"); ct != "" && resp.StatusCode != http.StatusNoContent && !isJSONContentType(ct) {
-		return nil, newAPIError(resp, req.Method, op, tokens...)
+	if resp.StatusCode != http.StatusNoContent && resp.StatusCode != http.StatusNotModified {
+		ct := resp.Header.Get("Content-Type")
+		switch {
+		case ct != "" && !isJSONContentType(ct):
+			return nil, newAPIError(resp, req.Method, op, tokens...)
+		case ct == "":
+			var empty bool
+			empty, resp.Body = peekEmpty(resp)
+			if !empty || returnsData(op) {
+				return nil, newAPIError(resp, req.Method, op, tokens...)
+			}
+		}
 	}
 	resp.Body = newLimitedBody(resp.Body, d.p.maxBody, isJSONContentType(resp.Header.Get("Content-Type")))
 	return resp, nil
+}
+
+// conditional reports whether req asked for a 304 Not Modified.
+func conditional(req *http.Request) bool {
+	return req.Header.Get("If-None-Match") != "" || req.Header.Get("If-Modified-Since") != ""
+}
+
+// returnsData reports whether a success of op always carries a body: a GET,
+// or a POST that only reads (e.g. $status-query). A write may be
+// acknowledged without one (202 Accepted for a message).
+func returnsData(op access.Operation) bool {
+	return op.Method == http.MethodGet || op.Method == http.MethodHead || (op.Method == http.MethodPost && op.ReadOnly)
+}
+
+// peekEmpty reports whether resp's body is empty, returning a body that
+// still reads from the start.
+func peekEmpty(resp *http.Response) (bool, io.ReadCloser) {
+	if resp.ContentLength == 0 || resp.Body == http.NoBody {
+		return true, resp.Body
+	}
+	var one [1]byte
+	n, err := io.ReadFull(resp.Body, one[:])
+	if n == 0 {
+		return err == io.EOF, resp.Body
+	}
+	return false, struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(one[:n]), resp.Body), resp.Body}
 }
 
 // isJSONContentType reports whether a Content-Type header names JSON; the
