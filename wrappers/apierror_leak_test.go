@@ -171,3 +171,28 @@ func TestAPIErrorMessageShape(t *testing.T) {
 		t.Errorf("an unknown response code reached the message: %q", e.Error())
 	}
 }
+
+// TestLoggedRequestIDIsAPlainID: the request id of a success is logged
+// too, and is the server's text like any other.
+func TestLoggedRequestIDIsAPlainID(t *testing.T) {
+	for _, id := range []string{"req 9434765919 Zwanenburg", "req-\u202e9434765919", strings.Repeat("9", 200)} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Request-Id", id)
+			w.Header().Set("Content-Type", "application/fhir+json")
+			io.WriteString(w, `{"resourceType":"Patient","id":"p1"}`)
+		}))
+		var logs bytes.Buffer
+		c, err := NewSystemClient(&fakeSource{ct: authn.ClientSystem}, orgID, WithEnvironment(loopbackEnv(srv.URL)),
+			WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Facade.ReadPatientWithResponse(context.Background(), "p1"); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(logs.String(), "9434765919") || strings.Contains(logs.String(), "999999999") {
+			t.Errorf("log line: %s", logs.String())
+		}
+		srv.Close()
+	}
+}

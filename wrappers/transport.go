@@ -94,7 +94,7 @@ func (d *doer) do(req *http.Request, op access.Operation) (*http.Response, error
 		resp, err := d.attempt(areq, op, public, policy.PerAttemptTimeout)
 		status, reqID := 0, ""
 		if resp != nil {
-			status, reqID = resp.StatusCode, resp.Header.Get("X-Request-Id")
+			status, reqID = resp.StatusCode, requestID(resp.Header.Get("X-Request-Id"))
 		}
 		var ae *APIError
 		if errors.As(err, &ae) {
