@@ -173,8 +173,10 @@ func IsRateLimited(err error) bool {
 // server echoes them.
 func newAPIError(resp *http.Response, method string, op access.Operation, tokens ...string) *APIError {
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, errorBodyLimit))
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	// The limits of a success body, scaled to this one: a longer body is
+	// cut, and one with too many JSON values too, so it is not decoded.
+	body, _ := io.ReadAll(newLimitedBody(resp.Body, errorBodyLimit, isJSON(mt)))
 	rd := redact.New(tokens...)
 	e := &APIError{
 		StatusCode:      resp.StatusCode,

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/pkbgo/pkb/authn"
+	"github.com/pkbgo/pkb/gen/access"
 	"github.com/pkbgo/pkb/gen/facade"
 	"github.com/pkbgo/pkb/gen/fhir/stu3"
 )
@@ -69,6 +70,12 @@ func allocated(f func()) uint64 {
 	return after.TotalAlloc - before.TotalAlloc
 }
 
+// heapFactor bounds the bytes allocated while decoding, as a multiple of
+// the byte limit.
+const heapFactor = 16
+
+var readPatientOp = access.Operation{Family: access.FamilyFacade, ID: "readPatient", Method: http.MethodGet, Path: "/Patient/{id}"}
+
 var heapShapes = []string{"empty entries", "null entries", "minimal resources", "empty extensions", "null extensions"}
 
 // TestHeapIsBoundedByTheBodyLimit decodes bodies just under the byte
@@ -82,7 +89,6 @@ func TestHeapIsBoundedByTheBodyLimit(t *testing.T) {
 		t.Skip("allocates hundreds of megabytes")
 	}
 	const limit = 4 << 20
-	const heapFactor = 16
 	for _, shape := range heapShapes {
 		for _, size := range []string{"worst accepted", "at the byte limit"} {
 			body := worstAccepted(shape, limit)
@@ -145,7 +151,6 @@ func TestHeapOfDecodeSearchSetOnAReader(t *testing.T) {
 		t.Skip("allocates hundreds of megabytes")
 	}
 	const limit = 4 << 20
-	const heapFactor = 16
 	for _, shape := range heapShapes {
 		for _, size := range []int{0, limit, 4 * limit} {
 			body := worstAccepted(shape, limit)
@@ -162,5 +167,23 @@ func TestHeapOfDecodeSearchSetOnAReader(t *testing.T) {
 				t.Errorf("%s: %d MiB allocated for a %d MiB body limit", shape, got>>20, limit>>20)
 			}
 		}
+	}
+}
+
+// TestHeapOfAnErrorBody: an error response is read up to 1 MiB, and its
+// OperationOutcome is held to the same value budget.
+func TestHeapOfAnErrorBody(t *testing.T) {
+	body := `{"resourceType":"OperationOutcome","issue":[` + strings.Repeat(`{},`, (errorBodyLimit-60)/3) + `{}]}`
+	var err error
+	got := allocated(func() {
+		resp := &http.Response{StatusCode: 500, Header: http.Header{"Content-Type": {"application/fhir+json"}}, Body: io.NopCloser(strings.NewReader(body))}
+		err = newAPIError(resp, http.MethodGet, readPatientOp, "tok")
+	})
+	t.Logf("%.1f MiB allocated for a %d KiB error body", float64(got)/(1<<20), len(body)>>10)
+	if got > heapFactor*errorBodyLimit {
+		t.Errorf("%d MiB allocated for a %d KiB error body", got>>20, len(body)>>10)
+	}
+	if err == nil {
+		t.Error("no error")
 	}
 }
