@@ -257,7 +257,7 @@ func TestAPIFaults(t *testing.T) {
 	ok(t)(retrying.Facade.ReadPatientWithResponse(c, pkbtest.SeedPatientID))
 
 	s.InjectAPIFault(pkbtest.APIFault{Kind: pkbtest.APIFaultHTML, Family: access.FamilyFacade, Times: 1})
-	if _, err := read(); !errors.As(err, &ae) || ae.StatusCode != http.StatusBadGateway || !strings.Contains(ae.Body, "<html>") {
+	if _, err := read(); !errors.As(err, &ae) || ae.StatusCode != http.StatusBadGateway || !strings.Contains(ae.Body, "502 Bad Gateway nginx") {
 		t.Errorf("HTML page: %v", err)
 	}
 

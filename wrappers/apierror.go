@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"net/http"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pkbgo/pkb/gen/access"
+	"github.com/pkbgo/pkb/internal/redact"
 )
 
 // ResponseCodeSystem is PKB's code system for the error codes it puts in
@@ -34,9 +36,22 @@ const (
 	CodeSharingDisabled    = "SHARING_DISABLED"
 )
 
-// excerptLimit bounds the raw body kept on an APIError: enough to see what
+// knownCodes are PKB's documented response codes (API.md §4): the only
+// ones an error message or a log line names. Any other code is the
+// server's text, which could be anything, and stays in the field.
+var knownCodes = map[string]bool{
+	CodeAccessTokenExpired: true, CodeSessionExpired: true, CodeSessionInvalid: true,
+	CodeBadAuthentication: true, CodeUserTypeNotPerm: true, CodeAccessFrozenOut: true,
+	CodeAccessFrozenIn: true, CodeNoConsent: true, CodeNoAssociation: true,
+	CodeNoDecryptKey: true, CodeSharingDisabled: true,
+}
+
+// excerptLimit bounds the body text kept on an APIError: enough to see what
 // a proxy's HTML page says, small enough to log.
 const excerptLimit = 2 << 10
+
+// headerLimit bounds the WWW-Authenticate challenge kept on an APIError.
+const headerLimit = 512
 
 // errorBodyLimit bounds how much of an error response is read at all.
 const errorBodyLimit = 1 << 20
@@ -62,9 +77,11 @@ type OutcomeIssue struct {
 	} `json:"details"`
 }
 
-// APIError is a response PKB answered with a status of 400 or more, or a
-// success whose body is not the JSON the operation promises (an HTML page
-// from a proxy, say). Use errors.As to get it, or the Is* helpers.
+// APIError is a response PKB answered with a status of 400 or more, a
+// redirect that was not followed, or a success whose body is not the JSON
+// the operation promises (an HTML page from a proxy, a body without a
+// Content-Type, no body where data was due). Use errors.As to get it, or
+// the Is* helpers.
 type APIError struct {
 	// StatusCode is the HTTP status.
 	StatusCode int
@@ -78,47 +95,38 @@ type APIError struct {
 	ResponseCode string
 	// ContentType is the response's media type.
 	ContentType string
-	// Body is the start of a body that is not FHIR or JSON (at most 2 KiB),
-	// e.g. a proxy's HTML error page or a plain-text 502.
+	// Body is the visible text of a body that is not an OperationOutcome or
+	// a REST API error (e.g. a proxy's HTML error page or a plain-text
+	// 502): tags and control characters removed, the access token and
+	// anything secret-shaped redacted, at most 2 KiB on one line.
 	Body string
-	// WWWAuthenticate is the challenge of a 401.
+	// WWWAuthenticate is the challenge of a 401, redacted like Body and at
+	// most 512 bytes.
 	WWWAuthenticate string
-	// RetryAfter is the server's Retry-After, when it sent one.
+	// RetryAfter is the server's Retry-After, when it sent one; a value
+	// too large for a time.Duration is clamped to the largest.
 	RetryAfter time.Duration
-	// RequestID is the server's X-Request-Id, for support tickets.
+	// RequestID is the server's X-Request-Id, for support tickets, when it
+	// is a plain identifier of at most 128 letters, digits and "-._:".
 	RequestID string
 }
 
-// Error builds the message from the status, PKB's code and the outcome's
-// diagnostics; never from headers, which may echo credentials.
+// Error gives the status, PKB's response code and the route template,
+// never text from the server: diagnostics quote NHS numbers, names, ids
+// and sometimes the token. The server's words are in Outcome and Body.
 func (e *APIError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "pkb: %s %s: %d %s", e.Method, e.Route, e.StatusCode, http.StatusText(e.StatusCode))
-	if e.ResponseCode != "" {
+	if knownCodes[e.ResponseCode] {
 		b.WriteString(" (" + e.ResponseCode + ")")
 	}
-	if d := e.diagnostics(); d != "" {
-		b.WriteString(": " + d)
-	} else if e.StatusCode < 400 {
-		fmt.Fprintf(&b, ": unexpected %s body", e.ContentType)
+	switch {
+	case e.StatusCode < 300:
+		b.WriteString(": the response is not the JSON the operation promises")
+	case e.StatusCode < 400:
+		b.WriteString(": redirect not followed")
 	}
 	return b.String()
-}
-
-func (e *APIError) diagnostics() string {
-	if e.Outcome == nil {
-		return ""
-	}
-	var parts []string
-	for _, is := range e.Outcome.Issues {
-		switch {
-		case is.Diagnostics != "":
-			parts = append(parts, is.Diagnostics)
-		case is.Details.Text != "":
-			parts = append(parts, is.Details.Text)
-		}
-	}
-	return strings.Join(parts, "; ")
 }
 
 // IsNotFound reports whether err is a 404 or 410 from PKB.
@@ -160,28 +168,87 @@ func IsRateLimited(err error) bool {
 	return errors.As(err, &e) && e.StatusCode == http.StatusTooManyRequests
 }
 
-// newAPIError reads (a bounded part of) resp's body and closes it.
-func newAPIError(resp *http.Response, method string, op access.Operation) *APIError {
+// newAPIError reads (a bounded part of) resp's body and closes it. tokens
+// are the access tokens the request was sent with, removed wherever the
+// server echoes them.
+func newAPIError(resp *http.Response, method string, op access.Operation, tokens ...string) *APIError {
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, errorBodyLimit))
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	// The limits of a success body, scaled to this one: a longer body is
+	// cut, and one with too many JSON values too, so it is not decoded.
+	body, _ := io.ReadAll(newLimitedBody(resp.Body, errorBodyLimit, isJSON(mt)))
+	rd := redact.New(tokens...)
 	e := &APIError{
 		StatusCode:      resp.StatusCode,
 		Method:          method,
 		Route:           op.Path,
 		Operation:       string(op.Family) + "." + op.ID,
 		ContentType:     mt,
-		WWWAuthenticate: resp.Header.Get("WWW-Authenticate"),
+		WWWAuthenticate: rd.Line(string(head([]byte(resp.Header.Get("WWW-Authenticate")), 2*headerLimit)), headerLimit),
 		RetryAfter:      retryAfter(resp.Header.Get("Retry-After"), time.Now()),
-		RequestID:       resp.Header.Get("X-Request-Id"),
+		RequestID:       requestID(resp.Header.Get("X-Request-Id")),
 	}
 	if isJSON(mt) && decodeOutcome(body, e) {
+		e.Outcome.withoutTokens(tokens)
 		return e
 	}
 	if len(bytes.TrimSpace(body)) > 0 {
-		e.Body = excerpt(body)
+		e.Body = rd.Excerpt(head(body, 4*excerptLimit), excerptLimit)
 	}
 	return e
+}
+
+// withoutTokens replaces the access tokens wherever the outcome's text
+// echoes them. The rest is the server's own words, kept as sent: they are
+// what a person needs to understand the error.
+func (o *Outcome) withoutTokens(tokens []string) {
+	clean := func(s *string) {
+		for _, t := range tokens {
+			if t != "" {
+				*s = strings.ReplaceAll(*s, t, redact.Marker)
+			}
+		}
+	}
+	for i := range o.Issues {
+		is := &o.Issues[i]
+		clean(&is.Diagnostics)
+		clean(&is.Details.Text)
+		for j := range is.Details.Coding {
+			clean(&is.Details.Coding[j].Code)
+			clean(&is.Details.Coding[j].Display)
+		}
+	}
+}
+
+// head returns at most the first n bytes of b, ending before the last
+// word that the cut would split: redacting the whole of a large body costs
+// milliseconds per kilobyte, and the part of a secret left at a cut would
+// no longer look like one.
+func head(b []byte, n int) []byte {
+	if len(b) <= n {
+		return b
+	}
+	b = b[:n]
+	if i := bytes.LastIndexAny(b, " \t\r\n<>\"'"); i >= 0 {
+		b = b[:i]
+	}
+	return b
+}
+
+// requestID keeps an X-Request-Id that is a plain identifier; anything
+// else (long, spaced, with controls) is the server's text, not an id.
+func requestID(v string) string {
+	if len(v) == 0 || len(v) > 128 {
+		return ""
+	}
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '.', c == '_', c == ':':
+		default:
+			return ""
+		}
+	}
+	return v
 }
 
 // decodeOutcome fills the outcome from a FHIR OperationOutcome or the REST
@@ -224,25 +291,19 @@ func isJSON(mediaType string) bool {
 	return mediaType == mediaJSON || mediaType == mediaFHIR || strings.HasSuffix(mediaType, "+json")
 }
 
-// excerpt keeps the start of a body as valid UTF-8 text.
-func excerpt(body []byte) string {
-	truncated := len(body) > excerptLimit
-	if truncated {
-		body = body[:excerptLimit]
-	}
-	s := strings.ToValidUTF8(string(body), "\uFFFD")
-	if truncated {
-		s += "…"
-	}
-	return s
-}
-
-// retryAfter parses Retry-After as seconds or an HTTP date.
+// retryAfter parses Retry-After as delay-seconds (digits only) or an HTTP
+// date. A delay too long for a time.Duration is the longest Duration, never
+// a negative one (time.Time.Sub saturates the same way for dates).
 func retryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0
 	}
-	if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && s >= 0 {
+	if strings.Trim(v, "0123456789") == "" {
+		s, err := strconv.ParseUint(v, 10, 64)
+		if err != nil || s > uint64(math.MaxInt64/int64(time.Second)) {
+			return time.Duration(math.MaxInt64)
+		}
 		return time.Duration(s) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil && t.After(now) {

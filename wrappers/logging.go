@@ -57,7 +57,7 @@ func errorClass(err error) string {
 	case errors.Is(err, ErrResponseTooLarge):
 		return "response_too_large"
 	case errors.As(err, &ae):
-		if ae.ResponseCode != "" {
+		if knownCodes[ae.ResponseCode] {
 			return "api:" + ae.ResponseCode
 		}
 		return "api"

@@ -47,7 +47,8 @@ func WithEnvironment(env authn.Environment) Option {
 }
 
 // WithHTTPClient sets the *http.Client used for API calls. It is copied,
-// never modified: the copy refuses redirects to other hosts.
+// never modified: the copy follows a redirect only to the same operation
+// under the same base URL, and refuses any other.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *config) { c.hc = hc }
 }
@@ -61,7 +62,10 @@ func WithMiddleware(mw func(http.RoundTripper) http.RoundTripper) Option {
 
 // WithMaxResponseBytes sets the largest response body the client reads
 // (default DefaultMaxResponseBytes); reading past it fails with
-// ErrResponseTooLarge.
+// ErrResponseTooLarge. A JSON body may also hold at most one object or
+// array element per 256 bytes of the limit (262,144 for the default), so
+// that decoding it cannot take many times its size in memory; more fails
+// with ErrResponseTooLarge too.
 func WithMaxResponseBytes(n int64) Option {
 	return func(c *config) { c.maxBody = n }
 }
@@ -86,6 +90,6 @@ func (c config) httpClient() *http.Client {
 		rt = c.middleware[i](rt)
 	}
 	hc.Transport = rt
-	hc.CheckRedirect = sameOrigin
+	hc.CheckRedirect = checkRedirect
 	return hc
 }

@@ -37,8 +37,19 @@ type PageOption func(*pageLimits)
 
 type pageLimits struct{ pages, resources int }
 
-// MaxPages stops an iteration after n pages, the first included.
-func MaxPages(n int) PageOption { return func(l *pageLimits) { l.pages = n } }
+// DefaultMaxPages is the page limit of an iteration without MaxPages: a
+// server whose next links never end (a bug, or one that changes a query
+// parameter on every page) is not followed for ever. PKB caps a search at
+// 60,000 resources and asks for _count ≤ 10 on the Aggregated API, so the
+// largest documented search is 6,000 pages.
+const DefaultMaxPages = 10_000
+
+// MaxPages stops an iteration after n pages, the first included, instead
+// of after DefaultMaxPages; n <= 0 removes the limit (a next link to a
+// page already fetched still ends the iteration with ErrPageLoop).
+func MaxPages(n int) PageOption {
+	return func(l *pageLimits) { l.pages = max(n, 0) }
+}
 
 // MaxResources stops a resource iteration after n resources.
 func MaxResources(n int) PageOption { return func(l *pageLimits) { l.resources = n } }
@@ -48,18 +59,23 @@ func MaxResources(n int) PageOption { return func(l *pageLimits) { l.resources =
 // mistaken for a complete one.
 var ErrPageLimit = errors.New("pkb: page or resource limit reached before the last page")
 
+// ErrPageLoop is yielded when a next link leads to a page the iteration
+// has already fetched (the same URL, up to case, query parameter order,
+// percent-encoding and fragment): following it would never end.
+var ErrPageLoop = errors.New("pkb: next link repeats a page already fetched")
+
 // STU3Pages yields first, then each page its link[relation=next] leads to,
 // fetched through the same client: same token, same access checks, and a
 // next link on another scheme, host or base path is refused with
 // ErrUnsafeURL. Breaking out of the loop fetches nothing more. Only the
 // current page is held in memory.
 func STU3Pages[C STU3Client](ctx context.Context, c C, first *stu3.Bundle, opts ...PageOption) iter.Seq2[*stu3.Bundle, error] {
-	return pages(ctx, doerOfClient(c), first, opts, stu3Next)
+	return pages(ctx, doerOfClient(c), first, opts, stu3Link)
 }
 
 // R4Pages is STU3Pages for R4 families (Customer R4, Aggregated).
 func R4Pages[C R4Client](ctx context.Context, c C, first *r4.Bundle, opts ...PageOption) iter.Seq2[*r4.Bundle, error] {
-	return pages(ctx, doerOfClient(c), first, opts, r4Next)
+	return pages(ctx, doerOfClient(c), first, opts, r4Link)
 }
 
 // STU3Resources yields every matched resource of type T (a generated STU3
@@ -92,18 +108,19 @@ func R4Resources[T any, C R4Client](ctx context.Context, c C, first *r4.Bundle, 
 // resource or an OperationOutcome about the search.
 func skippedMode(mode string) bool { return mode == "include" || mode == "outcome" }
 
-func stu3Next(b *stu3.Bundle) string {
+// stu3Link returns the URL of the Bundle's link of relation rel.
+func stu3Link(b *stu3.Bundle, rel string) string {
 	for _, l := range b.Link {
-		if l.Relation == "next" {
+		if l.Relation == rel {
 			return l.Url
 		}
 	}
 	return ""
 }
 
-func r4Next(b *r4.Bundle) string {
+func r4Link(b *r4.Bundle, rel string) string {
 	for _, l := range b.Link {
-		if l.Relation == "next" {
+		if l.Relation == rel {
 			return l.Url
 		}
 	}
@@ -111,27 +128,35 @@ func r4Next(b *r4.Bundle) string {
 }
 
 func limits(opts []PageOption) pageLimits {
-	var l pageLimits
+	l := pageLimits{pages: DefaultMaxPages}
 	for _, o := range opts {
 		o(&l)
 	}
 	return l
 }
 
-func pages[B any](ctx context.Context, d *doer, first *B, opts []PageOption, next func(*B) string) iter.Seq2[*B, error] {
+func pages[B any](ctx context.Context, d *doer, first *B, opts []PageOption, link func(*B, string) string) iter.Seq2[*B, error] {
 	l := limits(opts)
 	return func(yield func(*B, error) bool) {
 		if d == nil {
 			yield(nil, errors.New("pkb: paging needs a client built by the wrappers package"))
 			return
 		}
+		// The URLs fetched, the first page's own (its self link) included
+		// when it has one, so a next link back to any of them is a loop.
+		seen := map[string]bool{}
+		if self := link(first, "self"); self != "" {
+			if req, _, err := d.nextRequest(ctx, self); err == nil {
+				seen[pageKey(req.URL)] = true
+			}
+		}
 		page := first
 		for n := 1; page != nil; n++ {
 			if !yield(page, nil) {
 				return
 			}
-			link := next(page)
-			if link == "" {
+			next := link(page, "next")
+			if next == "" {
 				return
 			}
 			if l.pages > 0 && n >= l.pages {
@@ -139,14 +164,38 @@ func pages[B any](ctx context.Context, d *doer, first *B, opts []PageOption, nex
 				return
 			}
 			page = nil // hold one page at a time
-			var err error
-			page, err = fetchPage[B](ctx, d, link)
+			req, op, err := d.nextRequest(ctx, next)
 			if err != nil {
+				yield(nil, err)
+				return
+			}
+			key := pageKey(req.URL)
+			if seen[key] {
+				yield(nil, ErrPageLoop)
+				return
+			}
+			seen[key] = true
+			if page, err = fetchPage[B](d, req, op); err != nil {
 				yield(nil, err)
 				return
 			}
 		}
 	}
+}
+
+// pageKey is a URL as a server would tell it apart: scheme and host
+// without case, the path with percent-encoding undone, the query
+// parameters in order of name, no fragment.
+func pageKey(u *url.URL) string {
+	path := u.EscapedPath()
+	if p, err := url.PathUnescape(path); err == nil {
+		path = p
+	}
+	query := u.RawQuery
+	if q, err := url.ParseQuery(query); err == nil {
+		query = q.Encode()
+	}
+	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Host) + path + "?" + query
 }
 
 // resource is what both FHIR versions' generated ResourceList union offers.
@@ -197,39 +246,57 @@ func decodeAs[T any](r resource) (T, error) {
 		return v, err
 	}
 	if want := typeName[T](); got != want {
-		return v, fmt.Errorf("pkb: search entry is a %s, not a %s", got, want)
+		return v, fmt.Errorf("pkb: search entry is a %s, not a %s", shownType(got), want)
 	}
 	raw, err := r.MarshalJSON()
 	if err != nil {
 		return v, err
 	}
-	return v, json.Unmarshal(raw, &v)
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return v, newDecodeError("a search entry", err)
+	}
+	return v, nil
 }
 
 // typeName is the FHIR resource type of a generated model type.
 func typeName[T any]() string { return reflect.TypeFor[T]().Name() }
 
-// fetchPage GETs a next link through the family's choke point.
-func fetchPage[B any](ctx context.Context, d *doer, link string) (*B, error) {
+// nextRequest builds the GET of a next link and resolves it to an
+// operation of the family, without any I/O.
+func (d *doer) nextRequest(ctx context.Context, link string) (*http.Request, access.Operation, error) {
 	ref, err := url.Parse(link)
 	if err != nil {
-		return nil, &RequestError{Method: http.MethodGet, Route: "(next link)", Err: fmt.Errorf("malformed next link: %w", err)}
+		// url.Error quotes the link, which is the server's text.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, access.Operation{}, &RequestError{Method: http.MethodGet, Route: "(next link)", Err: err,
+			msg: "malformed next link: " + withheld(err)}
 	}
 	// A relative link is relative to the service base (FHIR's rule).
 	base := *d.ep.base
 	base.Path += "/"
 	u := base.ResolveReference(ref)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	// Built from the parsed URL, not its text: parsing it again could fail
+	// with an error that quotes it.
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.ep.base.String(), nil)
 	if err != nil {
-		return nil, err
+		return nil, access.Operation{}, err
 	}
+	req.URL, req.Host = u, u.Host
 	op, err := d.resolve(req)
 	if errors.Is(err, ErrUnknownOperation) {
 		op, err = d.pageOperation(req)
 	}
 	if err != nil {
-		return nil, err
+		return nil, access.Operation{}, err
 	}
+	return req, op, nil
+}
+
+// fetchPage GETs a next link's request through the family's choke point.
+func fetchPage[B any](d *doer, req *http.Request, op access.Operation) (*B, error) {
 	resp, err := d.do(req, op)
 	if err != nil {
 		return nil, err
@@ -237,7 +304,7 @@ func fetchPage[B any](ctx context.Context, d *doer, link string) (*B, error) {
 	defer resp.Body.Close()
 	var b B
 	if err := json.NewDecoder(resp.Body).Decode(&b); err != nil {
-		return nil, &RequestError{Method: http.MethodGet, Route: op.Path, Err: fmt.Errorf("decoding a page: %w", err)}
+		return nil, &RequestError{Method: http.MethodGet, Route: op.Path, Err: newDecodeError("a page", err)}
 	}
 	return &b, nil
 }
@@ -247,7 +314,7 @@ func fetchPage[B any](ctx context.Context, d *doer, link string) (*B, error) {
 // allowed to whoever may run some search of this family.
 func (d *doer) pageOperation(req *http.Request) (access.Operation, error) {
 	rel := strings.TrimPrefix(req.URL.EscapedPath(), strings.TrimSuffix(d.ep.base.EscapedPath(), "/"))
-	if strings.Trim(rel, "/") != "" {
+	if rel != "" && rel != "/" {
 		return access.Operation{}, &RequestError{Method: req.Method, Route: "(next link)", Err: fmt.Errorf("%w in the %s API", ErrUnknownOperation, d.ep.family)}
 	}
 	gets := lo.Filter(d.ep.router.routes, func(rt route, _ int) bool { return rt.op.Method == http.MethodGet })

@@ -22,7 +22,9 @@ type RetryPolicy struct {
 	// jitter: attempt n waits a random time in [0, min(MaxDelay, BaseDelay*2^(n-1))].
 	BaseDelay, MaxDelay time.Duration
 	// MaxRetryAfter caps a server's Retry-After; a longer one is not
-	// waited for and the error is returned.
+	// waited for and the error is returned. Zero means 30 s, as in
+	// DefaultRetryPolicy: a server's word alone never makes a call wait
+	// for hours.
 	MaxRetryAfter time.Duration
 	// PerAttemptTimeout bounds each attempt inside the caller's deadline
 	// (0: none).
@@ -90,7 +92,11 @@ func retryable(err error, parent context.Context) bool {
 func (p RetryPolicy) delay(attempt int, err error) (time.Duration, bool) {
 	var ae *APIError
 	if errors.As(err, &ae) && ae.RetryAfter > 0 {
-		if p.MaxRetryAfter > 0 && ae.RetryAfter > p.MaxRetryAfter {
+		limit := p.MaxRetryAfter
+		if limit <= 0 {
+			limit = DefaultRetryPolicy().MaxRetryAfter
+		}
+		if ae.RetryAfter > limit {
 			return 0, false
 		}
 		return ae.RetryAfter, true

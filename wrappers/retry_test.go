@@ -236,3 +236,39 @@ func TestARefusalAfterARetryableErrorStops(t *testing.T) {
 		t.Errorf("want a RetryError after 2 attempts and 1 request, got %v (%d requests)", err, n.Load())
 	}
 }
+
+// TestHugeRetryAfterIsNotWaitedFor: a server's Retry-After of 300 years
+// (or one too large for a Duration) must not make a policy without a
+// MaxRetryAfter wait, or wait a negative time and hammer the server.
+func TestHugeRetryAfterIsNotWaitedFor(t *testing.T) {
+	for _, ra := range []time.Duration{31 * time.Second, 200 * 365 * 24 * time.Hour, time.Duration(1<<63 - 1)} {
+		if d, ok := (RetryPolicy{MaxAttempts: 3}).delay(1, &APIError{StatusCode: 429, RetryAfter: ra}); ok {
+			t.Errorf("Retry-After %v with no MaxRetryAfter: waits %v", ra, d)
+		}
+	}
+	for _, v := range []string{"9300000000", "99999999999999999999", "Fri, 31 Dec 9999 23:59:59 GMT"} {
+		var n atomic.Int32
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			n.Add(1)
+			w.Header().Set("Retry-After", v)
+			w.WriteHeader(http.StatusTooManyRequests)
+		}))
+		c, err := NewSystemClient(&fakeSource{ct: authn.ClientSystem}, orgID, WithEnvironment(loopbackEnv(srv.URL)),
+			WithRetry(RetryPolicy{MaxAttempts: 3})) // no MaxRetryAfter, no deadline
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { _, err := c.Facade.ReadPatientWithResponse(context.Background(), "p1"); done <- err }()
+		select {
+		case err := <-done:
+			var e *APIError
+			if !errors.As(err, &e) || e.RetryAfter <= 0 || n.Load() != 1 {
+				t.Errorf("Retry-After %s: %d attempts, error %v", v, n.Load(), err)
+			}
+		case <-time.After(30 * time.Second): // a hang guard, not a timing
+			t.Fatalf("Retry-After %s: still waiting", v)
+		}
+		srv.Close()
+	}
+}

@@ -18,8 +18,10 @@ type route struct {
 
 // router resolves a request path, relative to a family's base URL, to the
 // operation whose route template it matches. Matching is by whole segments,
-// never by prefix, and a literal segment beats a parameter, so
-// /Patient/$status-query is never mistaken for /Patient/{id}.
+// never by prefix, and a literal segment beats a parameter, so POST
+// /Patient/$status-query is never mistaken for /Patient/{id}; a parameter
+// never looks like an operation or a keyword either, so neither is GET
+// /Patient/$status-query.
 type router struct {
 	routes []route
 }
@@ -44,22 +46,28 @@ func newRouter(family access.Family) *router {
 	return r
 }
 
-// match returns the operation for method and the escaped relative path.
+// match returns the operation for method and the escaped path relative to
+// the base URL ("" or starting with "/"). The path must be exactly the
+// shape a template produces: one slash before each segment, no empty
+// segment and no trailing slash (a server that ignores a trailing slash
+// would read /Patient/ as /Patient, another operation). A segment is
+// compared decoded; a parameter must pass validParam.
 func (r *router) match(method, escapedPath string) (access.Operation, bool) {
 	var buf [16]string // no allocation for paths of up to 16 segments
 	segs := buf[:0]
-	for s := range strings.SplitSeq(strings.Trim(escapedPath, "/"), "/") {
-		if strings.Contains(s, "%") {
-			u, err := url.PathUnescape(s)
-			if err != nil {
-				return access.Operation{}, false
+	if rest, ok := strings.CutPrefix(escapedPath, "/"); ok && rest != "" {
+		for s := range strings.SplitSeq(rest, "/") {
+			if strings.Contains(s, "%") {
+				u, err := url.PathUnescape(s)
+				if err != nil {
+					return access.Operation{}, false
+				}
+				s = u
 			}
-			s = u
+			segs = append(segs, s)
 		}
-		segs = append(segs, s)
-	}
-	if len(segs) == 1 && segs[0] == "" {
-		segs = segs[:0]
+	} else if escapedPath != "" && escapedPath != "/" {
+		return access.Operation{}, false
 	}
 	best := -1
 	for i := range r.routes {
@@ -80,12 +88,34 @@ func (r *router) match(method, escapedPath string) (access.Operation, bool) {
 func (rt *route) matches(segs []string) bool {
 	for j, s := range segs {
 		if rt.wild[j] {
-			// A parameter is never empty, and never a dot segment, which a
-			// server would resolve to another path than the one checked.
-			if s == "" || s == "." || s == ".." {
+			if !validParam(s) {
 				return false
 			}
 		} else if s != rt.segs[j] {
+			return false
+		}
+	}
+	return true
+}
+
+// validParam reports whether a decoded path parameter is one every server
+// reads as the same single segment. Parameters are FHIR ids and resource
+// types, NHS numbers, PKB ids and measurement API refs: letters, digits and
+// "-", "." and "_". Everything else is how a path is made to mean another
+// one: "/" and "\" (after decoding), ";" (Tomcat and Spring strip matrix
+// parameters, so "..;" is ".."), "%" (a second decoding), whitespace,
+// controls and non-ASCII (servers normalise them differently). A parameter
+// is never only dots (a dot segment), and never starts with "$" or "_",
+// which FHIR servers route as an operation or a keyword (_history,
+// _search): GET /Patient/$status-query is not readPatient.
+func validParam(s string) bool {
+	if s == "" || s[0] == '_' || strings.Trim(s, ".") == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '.', c == '_':
+		default:
 			return false
 		}
 	}

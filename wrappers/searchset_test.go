@@ -1,7 +1,9 @@
 package wrappers
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -35,5 +37,28 @@ func TestDecodeSearchSet(t *testing.T) {
 	}
 	if _, err := DecodeSearchSet[stu3.Patient](strings.NewReader(`{"resourceType":"Bundle","entry":[`)); err == nil {
 		t.Error("a truncated body decoded")
+	}
+}
+
+// BenchmarkDecodeSearchSet decodes a page of 1,000 Observations held in
+// memory, as DecodeSearchSetResponse would from a response body.
+func BenchmarkDecodeSearchSet(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString(`{"resourceType":"Bundle","type":"searchset","total":1000,"link":[{"relation":"next","url":"Observation?page=2"}],"entry":[`)
+	for i := range 1000 {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		fmt.Fprintf(&sb, `{"fullUrl":"https://x/fhir/Observation/o%d","resource":{"resourceType":"Observation","id":"o%d","status":"final","category":[{"coding":[{"system":"http://hl7.org/fhir/observation-category","code":"vital-signs"}]}],"code":{"coding":[{"system":"http://loinc.org","code":"8867-4","display":"Heart rate"}],"text":"heart rate"},"subject":{"reference":"Patient/p1"},"effectiveDateTime":"2024-01-01T10:00:00Z","valueQuantity":{"value":72.50,"unit":"beats/min","system":"http://unitsofmeasure.org","code":"/min"}},"search":{"mode":"match"}}`, i, i)
+	}
+	sb.WriteString(`]}`)
+	body := []byte(sb.String())
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		set, err := DecodeSearchSet[stu3.Observation](bytes.NewReader(body))
+		if err != nil || len(set.Resources) != 1000 {
+			b.Fatal(err)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package wrappers
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -93,7 +94,7 @@ func (d *doer) do(req *http.Request, op access.Operation) (*http.Response, error
 		resp, err := d.attempt(areq, op, public, policy.PerAttemptTimeout)
 		status, reqID := 0, ""
 		if resp != nil {
-			status, reqID = resp.StatusCode, resp.Header.Get("X-Request-Id")
+			status, reqID = resp.StatusCode, requestID(resp.Header.Get("X-Request-Id"))
 		}
 		var ae *APIError
 		if errors.As(err, &ae) {
@@ -129,11 +130,19 @@ func (d *doer) attempt(req *http.Request, op access.Operation, public bool, time
 		req = req.WithContext(ctx)
 	}
 	resp, tok, err := d.send(req, op, public)
+	var tokens []string // the tokens sent, for redaction
+	if tok != nil {
+		tokens = append(tokens, tok.AccessToken)
+	}
 	if err == nil && resp.StatusCode == http.StatusUnauthorized && tok != nil {
-		resp, err = d.replay(req, resp, op, tok, public)
+		var again *oauth2.Token
+		resp, again, err = d.replay(req, resp, op, tok, public)
+		if again != nil {
+			tokens = append(tokens, again.AccessToken)
+		}
 	}
 	if err == nil {
-		resp, err = d.check(resp, req, op)
+		resp, err = d.check(resp, req, op, tokens)
 	}
 	if err != nil {
 		cancel()
@@ -162,15 +171,63 @@ func rewind(req *http.Request) (*http.Request, error) {
 
 // check turns error statuses, and success bodies that are not JSON, into an
 // *APIError, and bounds the size of the body the generated code will read.
-func (d *doer) check(resp *http.Response, req *http.Request, op access.Operation) (*http.Response, error) {
-	if resp.StatusCode >= 400 {
-		return nil, newAPIError(resp, req.Method, op)
+// tokens are the access tokens sent, redacted from the error.
+//
+// Whatever the generated code would turn into a nil typed body and a nil
+// error is an *APIError too: a redirect that was not followed (none to
+// follow, or a body that cannot be sent again), and a success whose body
+// has no Content-Type, or is empty where the operation returns data.
+func (d *doer) check(resp *http.Response, req *http.Request, op access.Operation, tokens []string) (*http.Response, error) {
+	switch {
+	case resp.StatusCode >= 400:
+		return nil, newAPIError(resp, req.Method, op, tokens...)
+	case resp.StatusCode >= 300 && !(resp.StatusCode == http.StatusNotModified && conditional(req)):
+		return nil, newAPIError(resp, req.Method, op, tokens...)
 	}
-	if ct := resp.Header.Get("Content-Type"); ct != "" && resp.StatusCode != http.StatusNoContent && !isJSONContentType(ct) {
-		return nil, newAPIError(resp, req.Method, op)
+	if resp.StatusCode != http.StatusNoContent && resp.StatusCode != http.StatusNotModified {
+		ct := resp.Header.Get("Content-Type")
+		switch {
+		case ct != "" && !isJSONContentType(ct):
+			return nil, newAPIError(resp, req.Method, op, tokens...)
+		case ct == "":
+			var empty bool
+			empty, resp.Body = peekEmpty(resp)
+			if !empty || returnsData(op) {
+				return nil, newAPIError(resp, req.Method, op, tokens...)
+			}
+		}
 	}
-	resp.Body = &limitedBody{rc: resp.Body, left: d.p.maxBody}
+	resp.Body = newLimitedBody(resp.Body, d.p.maxBody, isJSONContentType(resp.Header.Get("Content-Type")))
 	return resp, nil
+}
+
+// conditional reports whether req asked for a 304 Not Modified.
+func conditional(req *http.Request) bool {
+	return req.Header.Get("If-None-Match") != "" || req.Header.Get("If-Modified-Since") != ""
+}
+
+// returnsData reports whether a success of op always carries a body: a GET,
+// or a POST that only reads (e.g. $status-query). A write may be
+// acknowledged without one (202 Accepted for a message).
+func returnsData(op access.Operation) bool {
+	return op.Method == http.MethodGet || op.Method == http.MethodHead || (op.Method == http.MethodPost && op.ReadOnly)
+}
+
+// peekEmpty reports whether resp's body is empty, returning a body that
+// still reads from the start.
+func peekEmpty(resp *http.Response) (bool, io.ReadCloser) {
+	if resp.ContentLength == 0 || resp.Body == http.NoBody {
+		return true, resp.Body
+	}
+	var one [1]byte
+	n, err := io.ReadFull(resp.Body, one[:])
+	if n == 0 {
+		return err == io.EOF, resp.Body
+	}
+	return false, struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(one[:n]), resp.Body), resp.Body}
 }
 
 // isJSONContentType reports whether a Content-Type header names JSON; the
@@ -187,12 +244,13 @@ func isJSONContentType(ct string) bool {
 }
 
 // replay handles a 401 on a request sent with tok.
-func (d *doer) replay(req *http.Request, resp *http.Response, op access.Operation, tok *oauth2.Token, public bool) (*http.Response, error) {
+// It returns the replay's response and the token the replay was sent with.
+func (d *doer) replay(req *http.Request, resp *http.Response, op access.Operation, tok *oauth2.Token, public bool) (*http.Response, *oauth2.Token, error) {
 	// The token was rejected: drop it (only if still cached, so a burst of
 	// 401s refreshes once) and replay once, if the body can be sent again.
 	d.p.src.Invalidate(tok.AccessToken)
 	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
-		return resp, nil
+		return resp, nil, nil
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, drainLimit))
 	resp.Body.Close()
@@ -200,43 +258,12 @@ func (d *doer) replay(req *http.Request, resp *http.Response, op access.Operatio
 	if req.GetBody != nil {
 		body, err := req.GetBody()
 		if err != nil {
-			return nil, d.fail(op, req, err)
+			return nil, nil, d.fail(op, req, err)
 		}
 		replay.Body = body
 	}
-	resp, _, err := d.send(replay, op, public)
-	return resp, err
+	return d.send(replay, op, public)
 }
-
-// ErrResponseTooLarge is returned while reading a response body longer than
-// the client's limit (see WithMaxResponseBytes).
-var ErrResponseTooLarge = errors.New("pkb: response body exceeds the configured limit")
-
-// limitedBody fails, rather than silently truncating, once a body exceeds
-// the limit: a cut-off Bundle must not decode as a shorter valid one.
-type limitedBody struct {
-	rc   io.ReadCloser
-	left int64
-}
-
-func (b *limitedBody) Read(p []byte) (int, error) {
-	if b.left <= 0 {
-		// one more byte tells a body of exactly the limit from a longer one
-		var one [1]byte
-		if n, _ := b.rc.Read(one[:]); n > 0 {
-			return 0, ErrResponseTooLarge
-		}
-		return 0, io.EOF
-	}
-	if int64(len(p)) > b.left {
-		p = p[:b.left]
-	}
-	n, err := b.rc.Read(p)
-	b.left -= int64(n)
-	return n, err
-}
-
-func (b *limitedBody) Close() error { return b.rc.Close() }
 
 // resolve maps the request to an operation of this family, refusing URLs
 // outside the configured base URL.
@@ -246,7 +273,22 @@ func (d *doer) resolve(req *http.Request) (access.Operation, error) {
 	route := "(unresolved)"
 	if u.User != nil || !strings.EqualFold(u.Scheme, base.Scheme) || !strings.EqualFold(u.Host, base.Host) {
 		return access.Operation{}, &RequestError{Method: req.Method, Route: route,
-			Err: fmt.Errorf("%w: %s://%s is not the configured %s base URL", ErrUnsafeURL, u.Scheme, u.Hostname(), d.ep.family)}
+			Err: fmt.Errorf("%w: the scheme, host or user information is not the configured %s base URL's", ErrUnsafeURL, d.ep.family)}
+	}
+	// What is checked below must be what is sent: net/http sends Opaque
+	// instead of the path, and req.Host instead of the URL's host; and
+	// some servers and proxies route by a method or URL override header.
+	switch {
+	case u.Opaque != "":
+		return access.Operation{}, &RequestError{Method: req.Method, Route: route,
+			Err: fmt.Errorf("%w: a request with an opaque URL (URL.Opaque) is not checked", ErrUnsafeURL)}
+	case req.Host != "" && !strings.EqualFold(req.Host, u.Host):
+		return access.Operation{}, &RequestError{Method: req.Method, Route: route,
+			Err: fmt.Errorf("%w: the Host header differs from the URL's host", ErrUnsafeURL)}
+	}
+	if h := overrideHeader(req.Header); h != "" {
+		return access.Operation{}, &RequestError{Method: req.Method, Route: route,
+			Err: fmt.Errorf("%w: a request carrying %s is not checked", ErrUnsafeURL, h)}
 	}
 	basePath := strings.TrimSuffix(base.EscapedPath(), "/")
 	rel, ok := strings.CutPrefix(u.EscapedPath(), basePath)
@@ -260,6 +302,24 @@ func (d *doer) resolve(req *http.Request) (access.Operation, error) {
 			Err: fmt.Errorf("%w in the %s API", ErrUnknownOperation, d.ep.family)}
 	}
 	return op, nil
+}
+
+// overrideHeaders make some servers, frameworks and proxies run another
+// method or path than the request line's: the checked operation would not
+// be the one run.
+var overrideHeaders = []string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override", "X-Original-Url", "X-Rewrite-Url"}
+
+// overrideHeader returns the first override header in h, matched without
+// regard to case since a caller may set the map directly.
+func overrideHeader(h http.Header) string {
+	for k := range h {
+		for _, o := range overrideHeaders {
+			if strings.EqualFold(k, o) {
+				return o
+			}
+		}
+	}
+	return ""
 }
 
 // permit checks the caller's grant without any I/O: the token source
@@ -295,10 +355,16 @@ func (d *doer) send(req *http.Request, op access.Operation, public bool) (*http.
 	if d.p.userAgent != "" {
 		req.Header.Set("User-Agent", d.p.userAgent)
 	}
+	req = req.WithContext(context.WithValue(req.Context(), redirectKey{}, &redirectGuard{d: d, op: op, public: public}))
 	resp, err := d.p.hc.Do(req)
 	if err != nil {
 		re := d.fail(op, req, err)
-		re.transport = true
+		re.transport = !errors.Is(err, ErrUnsafeURL)
+		if tok != nil {
+			re.msg = withheld(re.Err, tok.AccessToken)
+		} else {
+			re.msg = withheld(re.Err)
+		}
 		return nil, tok, re
 	}
 	return resp, tok, nil
@@ -361,15 +427,56 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// sameOrigin refuses any redirect that would carry the token to another
-// scheme or host; net/http would still forward it to a subdomain.
-func sameOrigin(req *http.Request, via []*http.Request) error {
-	if len(via) >= 10 {
-		return errors.New("pkb: stopped after 10 redirects")
+// maxRedirects bounds the redirects one request follows, as net/http does.
+const maxRedirects = 10
+
+// redirectKey carries a request's redirectGuard in its context: the
+// *http.Client, and so its CheckRedirect, is shared by every family.
+type redirectKey struct{}
+
+// redirectGuard is what checkRedirect needs to check a redirect as the
+// original request was checked.
+type redirectGuard struct {
+	d      *doer
+	op     access.Operation
+	public bool
+}
+
+// checkRedirect lets a request follow a redirect only to the same
+// operation of the same family, under the same base URL, and only while
+// the grant still permits it. net/http copies every header to a same-host
+// redirect (Authorization and X-Org-Public-Id included) and X-Org-Public-Id
+// even to another host, so the target must pass the checks the original
+// passed: a redirect to another path on the API host could otherwise reach
+// another family or an operation the grant forbids. A redirect to another
+// operation is refused even when the grant allows it: the response would
+// be decoded as the original operation's.
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= maxRedirects {
+		return fmt.Errorf("pkb: stopped after %d redirects", maxRedirects)
 	}
-	first := via[0].URL
-	if !strings.EqualFold(req.URL.Scheme, first.Scheme) || !strings.EqualFold(req.URL.Host, first.Host) {
-		return fmt.Errorf("%w: redirect to %s://%s refused", ErrUnsafeURL, req.URL.Scheme, req.URL.Hostname())
+	g, _ := req.Context().Value(redirectKey{}).(*redirectGuard)
+	if g == nil {
+		return fmt.Errorf("%w: redirect of an unchecked request refused", ErrUnsafeURL)
+	}
+	op, err := g.d.resolve(req)
+	if err != nil {
+		var re *RequestError
+		if errors.As(err, &re) {
+			err = re.Err
+		}
+		if errors.Is(err, ErrUnsafeURL) {
+			return fmt.Errorf("redirect refused: %w", err)
+		}
+		return fmt.Errorf("%w: redirect refused: %w", ErrUnsafeURL, err)
+	}
+	if op.Family != g.op.Family || op.ID != g.op.ID {
+		return fmt.Errorf("%w: redirect to another operation (%s %s) refused", ErrUnsafeURL, op.Method, op.Path)
+	}
+	if !g.public {
+		if err := g.d.permit(op); err != nil {
+			return fmt.Errorf("%w: redirect refused: %w", ErrUnsafeURL, err)
+		}
 	}
 	return nil
 }

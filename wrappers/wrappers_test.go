@@ -86,7 +86,7 @@ type principal struct {
 
 // doerOf returns the wrappers' doer inside a generated ClientInterface: every
 // generated package's *Client keeps the HttpRequestDoer in its Client field.
-func doerOf(t *testing.T, ci any) *doer {
+func doerOf(t testing.TB, ci any) *doer {
 	t.Helper()
 	v := reflect.ValueOf(ci).Elem().FieldByName("Client")
 	d, ok := v.Interface().(*doer)
@@ -98,7 +98,7 @@ func doerOf(t *testing.T, ci any) *doer {
 
 // buildDoers returns, per family, the doer of a client of the principal's
 // type, built on the given transport.
-func buildDoers(t *testing.T, p principal, src *fakeSource, rt http.RoundTripper) map[access.Family]*doer {
+func buildDoers(t testing.TB, p principal, src *fakeSource, rt http.RoundTripper) map[access.Family]*doer {
 	t.Helper()
 	opts := []Option{WithEnvironment(authn.Sandbox), WithHTTPClient(&http.Client{Transport: rt})}
 	out := map[access.Family]*doer{}
