@@ -338,3 +338,68 @@ func TestMemoryStoreBounded(t *testing.T) {
 		t.Fatal("bound floor")
 	}
 }
+
+// A panicking callback must not wedge its message: the handler recovers,
+// answers 500 without the panic value, releases the key so the redelivery is
+// processed, and logs only allowlisted fields.
+func TestHandlerCallbackPanicReleasesKey(t *testing.T) {
+	var panicked atomic.Bool
+	hs := newHarness(t, func(c *HandlerConfig) {
+		inner := c.Callback
+		c.Callback = func(ctx context.Context, r Response) error {
+			if !panicked.Swap(true) {
+				panic("downstream exploded for NHS 9434765919")
+			}
+			return inner(ctx, r)
+		}
+	})
+	body := responseBundle("b-1", "h-1", "req-1", "ok")
+	rec := hs.post(body, "application/fhir+json", "Bearer "+token)
+	if rec.Code != http.StatusInternalServerError {
+		t.Fatalf("panicking callback: status %d, want 500", rec.Code)
+	}
+	var oo stu3.OperationOutcome
+	if err := json.Unmarshal(rec.Body.Bytes(), &oo); err != nil || len(oo.Issue) != 1 {
+		t.Fatalf("body is not an OperationOutcome: %s", rec.Body)
+	}
+	for _, leak := range []string{"9434765919", "exploded", "goroutine", ".go:"} {
+		if strings.Contains(rec.Body.String(), leak) {
+			t.Errorf("reply carries %q: %s", leak, rec.Body)
+		}
+		if leak != ".go:" && strings.Contains(hs.logs.String(), leak) {
+			t.Errorf("log carries %q: %s", leak, hs.logs)
+		}
+	}
+	if !strings.Contains(hs.logs.String(), `"panic_at":"github.com/pkbgo/pkb/message.TestHandlerCallbackPanicReleasesKey`) ||
+		!strings.Contains(hs.logs.String(), "panicked") || !strings.Contains(hs.logs.String(), `"status":500`) {
+		t.Errorf("log does not record the panic and the 500: %s", hs.logs)
+	}
+	// The redelivery is processed, not told "in progress" forever.
+	if rec := hs.post(body, "application/fhir+json", "Bearer "+token); rec.Code != http.StatusOK {
+		t.Fatalf("redelivery after a panic: %d %s", rec.Code, rec.Body)
+	}
+	if len(hs.got) != 1 {
+		t.Fatalf("delivered %d times", len(hs.got))
+	}
+}
+
+// http.ErrAbortHandler keeps its meaning (abort the response quietly), but
+// the key is still released.
+func TestHandlerCallbackAbortReleasesKey(t *testing.T) {
+	store := NewMemoryStore(10)
+	hs := newHarness(t, func(c *HandlerConfig) {
+		c.Store = store
+		c.Callback = func(context.Context, Response) error { panic(http.ErrAbortHandler) }
+	})
+	func() {
+		defer func() {
+			if v := recover(); v != http.ErrAbortHandler {
+				t.Fatalf("recovered %v, want http.ErrAbortHandler re-panicked", v)
+			}
+		}()
+		hs.post(responseBundle("b-1", "h-1", "req-1", "ok"), "application/fhir+json", "Bearer "+token)
+	}()
+	if len(store.inProgress) != 0 {
+		t.Fatal("aborted delivery left its key in progress")
+	}
+}
