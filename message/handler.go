@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -65,7 +67,10 @@ func StaticTokens(tokens ...string) TokenVerifier {
 // Response is one asynchronous response from PKB to a message the integrator
 // sent.
 type Response struct {
-	// Key is the deduplication key (Bundle.identifier, else MessageHeader.id).
+	// Key is the deduplication key: a fixed-length hash of the
+	// Bundle.identifier (system and value), else of the MessageHeader.id.
+	// Different identifiers never share a key; it is what the DedupeStore
+	// receives, 71 bytes, ready for a database's unique index.
 	Key string
 	// MessageID is the response's own MessageHeader.id.
 	MessageID string
@@ -283,6 +288,22 @@ func panicSite() string {
 	}
 }
 
+// dedupeKey is an unambiguous, fixed-length key for a tuple of strings: the
+// SHA-256 of each part length-prefixed. Joining the parts with a separator
+// would let ("urn:a|b", "c") and ("urn:a", "b|c") share a key, so the second,
+// different message would be acknowledged and never delivered; and hashing
+// keeps a megabyte-long identifier from becoming a megabyte-long key in the
+// store.
+func dedupeKey(parts ...string) string {
+	h := sha256.New()
+	var n [binary.MaxVarintLen64]byte
+	for _, p := range parts {
+		h.Write(n[:binary.PutUvarint(n[:], uint64(len(p)))])
+		h.Write([]byte(p))
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+}
+
 // decodeResponse extracts the response from a message Bundle, or says what
 // is structurally wrong (without quoting content).
 func decodeResponse(b stu3.Bundle) (Response, string) {
@@ -316,9 +337,9 @@ func decodeResponse(b stu3.Bundle) (Response, string) {
 	}
 	switch {
 	case b.Identifier != nil && b.Identifier.Value != "":
-		resp.Key = "bundle:" + b.Identifier.System + "|" + b.Identifier.Value
+		resp.Key = dedupeKey("bundle", b.Identifier.System, b.Identifier.Value)
 	case hdr.Id != "":
-		resp.Key = "header:" + hdr.Id
+		resp.Key = dedupeKey("header", hdr.Id)
 	default:
 		return Response{}, "message has neither Bundle.identifier nor MessageHeader.id"
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -264,7 +265,7 @@ func TestHandlerKeys(t *testing.T) {
 			t.Fatal(rec.Code, rec.Body)
 		}
 	}
-	if hs.calls.Load() != 1 || hs.got[0].Key != "header:h-1" {
+	if hs.calls.Load() != 1 || hs.got[0].Key != dedupeKey("header", "h-1") {
 		t.Fatalf("calls %d key %q", hs.calls.Load(), hs.got[0].Key)
 	}
 	// Without details, a lone OperationOutcome is taken.
@@ -401,5 +402,37 @@ func TestHandlerCallbackAbortReleasesKey(t *testing.T) {
 	}()
 	if len(store.inProgress) != 0 {
 		t.Fatal("aborted delivery left its key in progress")
+	}
+}
+
+// Bundle.identifier is a (system, value) pair: two different pairs must
+// never share a deduplication key, however their text lines up.
+func TestHandlerKeysUnambiguous(t *testing.T) {
+	pairs := [][2]string{
+		{"urn:a|b", "c"}, {"urn:a", "b|c"}, // the old separator inside a part
+		{"urn:a", "bc"}, {"urn:ab", "c"},
+		{"", "x"}, {"x", "x"},
+	}
+	hs := newHarness(t, nil)
+	for i, p := range pairs {
+		body := strings.Replace(responseBundle("x", fmt.Sprintf("h-%d", i), fmt.Sprintf("req-%d", i), "ok"),
+			`"identifier":{"system":"urn:ietf:rfc:3986","value":"urn:uuid:x"}`,
+			`"identifier":{"system":`+strconv.Quote(p[0])+`,"value":`+strconv.Quote(p[1])+`}`, 1)
+		if rec := hs.post(body, "application/fhir+json", "Bearer "+token); rec.Code != http.StatusOK {
+			t.Fatalf("%q: %d %s", p, rec.Code, rec.Body)
+		}
+		if int(hs.calls.Load()) != i+1 {
+			t.Fatalf("message with identifier %q was acknowledged but never delivered (its key collided)", p)
+		}
+	}
+	keys := map[string]bool{}
+	for _, r := range hs.got {
+		keys[r.Key] = true
+		if len(r.Key) != len(hs.got[0].Key) {
+			t.Errorf("key length varies with the identifier: %q", r.Key)
+		}
+	}
+	if len(keys) != len(pairs) {
+		t.Fatalf("%d distinct keys for %d identifiers", len(keys), len(pairs))
 	}
 }
