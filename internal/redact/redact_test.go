@@ -241,3 +241,23 @@ var decoders = []func(string) string{
 	func(s string) string { u, _ := url.PathUnescape(s); return u },
 	html.UnescapeString,
 }
+
+// Known removes the known secret in every encoding and keeps secret-shaped
+// data, such as resource ids, that String would blank.
+func TestKnownOnly(t *testing.T) {
+	id := "3d8afd18-0844-459a-b3c2-355d02e54c0a"
+	r := New(secret)
+	for name, enc := range encodings {
+		in := `{"id":"` + id + `","echo":"` + enc(secret) + `"}`
+		out := r.Known(in)
+		if strings.Contains(out, enc(secret)) || !strings.Contains(out, Marker) || !strings.Contains(out, id) {
+			t.Errorf("%s: %q -> %q", name, in, out)
+		}
+	}
+	if out := (*Redactor)(nil).Known(id); out != id {
+		t.Errorf("nil Redactor changed %q to %q", id, out)
+	}
+	if out := New().String(id); out == id {
+		t.Errorf("String is expected to blank the opaque id %q", id)
+	}
+}
