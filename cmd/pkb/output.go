@@ -89,6 +89,9 @@ func writeJSONWith(w io.Writer, v any, red *redact.Redactor) error {
 // terminal, and its decoded strings are too, so "pkb ... --json | jq -r"
 // cannot be made to print an escape sequence either.
 func safeJSON(doc []byte, red *redact.Redactor, indent bool) ([]byte, error) {
+	if !json.Valid(doc) {
+		return nil, errors.New("not a JSON value")
+	}
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.UseNumber()
 	type level struct {
