@@ -225,7 +225,12 @@ func FuzzKnownSecret(f *testing.F) {
 		enc := encodings[names[int(which)%len(names)]]
 		text := before + enc(sec) + after
 		r := New(sec)
-		for _, out := range []string{r.String(text), r.Line(text, 0), r.Excerpt([]byte(text), 0)} {
+		for _, s := range []string{text, before + after, before + sec[:len(sec)/2] + after} {
+			if fast, slow := r.Known(s), r.knownByPattern(s); fast != slow {
+				t.Fatalf("Known(%q) = %q, but the pattern gives %q", s, fast, slow)
+			}
+		}
+		for _, out := range []string{r.String(text), r.Known(text), r.Line(text, 0), r.Excerpt([]byte(text), 0)} {
 			for _, dec := range decoders {
 				if strings.Contains(dec(out), sec) {
 					t.Fatalf("secret %q survived %s encoding in %q -> %q", sec, names[int(which)%len(names)], text, out)
