@@ -58,7 +58,7 @@ func (c *cli) cmdDrift(ctx context.Context, args []string) error {
 		if b, err = safeJSON(b, redactorOf(c.stdout), true); err != nil {
 			return err
 		}
-		c.stdout.Write(b)
+		past(c.stdout).Write(b)
 	} else if err := rep.WriteText(c.stdout); err != nil {
 		return err
 	}

@@ -79,8 +79,17 @@ func writeJSONWith(w io.Writer, v any, red *redact.Redactor) error {
 	if err != nil {
 		return err
 	}
-	_, err = w.Write(out)
+	_, err = past(w).Write(out)
 	return err
+}
+
+// past returns the writer behind a terminal writer, for output that is
+// already clean (safeJSON's): cleaning it twice costs as much again.
+func past(w io.Writer) io.Writer {
+	if t, ok := w.(*termWriter); ok {
+		return t.w
+	}
+	return w
 }
 
 // safeJSON re-encodes one JSON document, indented or on one line, keeping
@@ -192,7 +201,7 @@ func (c *cli) printResponse(r *response, asJSON bool) error {
 		if err != nil {
 			return fmt.Errorf("the response (%s) is not JSON", oneLine(nil, r.contentType))
 		}
-		_, err = c.stdout.Write(out)
+		_, err = past(c.stdout).Write(out)
 		return err
 	}
 	if len(body) == 0 {
