@@ -10,8 +10,9 @@ MODULES := . pkbtest cmd/pkb bench
 export GOWORK := off
 BENCHSTAT ?= $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 BENCH_COUNT ?= 10
+FUZZTIME ?= 30s
 
-.PHONY: all generate check-generated check-manifest test lint vet demo bench drift api-diff go-apidiff
+.PHONY: all generate check-generated check-manifest test lint vet demo bench drift api-diff go-apidiff fuzz
 
 all: generate test
 
@@ -36,6 +37,10 @@ test: vet
 	@set -e; for m in $(MODULES); do \
 		if [ -f $$m/go.mod ]; then echo "== go test -race $$m/..."; (cd $$m && $(GO) test -race -count=1 ./...); fi; \
 	done
+
+## fuzz: every FuzzXxx target of every module, one at a time, FUZZTIME each (default 30s; FUZZ_MATCH=regexp to select)
+fuzz:
+	FUZZTIME=$(FUZZTIME) GO=$(GO) scripts/fuzz.sh $(MODULES)
 
 vet:
 	@set -e; for m in $(MODULES); do \

@@ -4,12 +4,17 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime"
 	"net/http"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -62,7 +67,10 @@ func StaticTokens(tokens ...string) TokenVerifier {
 // Response is one asynchronous response from PKB to a message the integrator
 // sent.
 type Response struct {
-	// Key is the deduplication key (Bundle.identifier, else MessageHeader.id).
+	// Key is the deduplication key: a fixed-length hash of the
+	// Bundle.identifier (system and value), else of the MessageHeader.id.
+	// Different identifiers never share a key; it is what the DedupeStore
+	// receives, 71 bytes, ready for a database's unique index.
 	Key string
 	// MessageID is the response's own MessageHeader.id.
 	MessageID string
@@ -87,8 +95,9 @@ func (r Response) OK() bool { return r.Code == stu3.MessageHeaderResponseCodeOk 
 // new Bundle.identifier, since PKB rejects a repeated one as a duplicate).
 func (r Response) Retryable() bool { return r.Code == stu3.MessageHeaderResponseCodeTransientError }
 
-// Callback receives each response once. Returning an error makes the handler
-// answer 500 and forget the key, so PKB's redelivery is processed again; keep
+// Callback receives each response once. Returning an error (or panicking)
+// makes the handler answer 500 and forget the key, so PKB's redelivery is
+// processed again; keep
 // it quick (record durably and return), because PKB waits for the reply.
 type Callback func(ctx context.Context, r Response) error
 
@@ -124,7 +133,8 @@ type HandlerConfig struct {
 	// MaxBodyBytes bounds the request body; default 1 MiB. Larger bodies get 413.
 	MaxBodyBytes int64
 	// Logger receives one record per request with status and response code
-	// only, never identifiers or content; nil discards.
+	// only, never identifiers or content, plus one for a panicking Callback
+	// with the panic's Go type and source line (never its value); nil discards.
 	Logger *slog.Logger
 	// Realm is the WWW-Authenticate realm; default "pkb-inbound".
 	Realm string
@@ -221,7 +231,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (int, stu3.Messa
 		w.Header().Set("Retry-After", "1")
 		return fail(w, http.StatusServiceUnavailable, stu3.OperationOutcomeIssueCodeTransient, "this message is already being processed"), resp.Code
 	}
-	if err := h.cfg.Callback(ctx, resp); err != nil {
+	if err := h.callback(ctx, resp); err != nil {
 		// Forget the key so PKB's redelivery is processed; a failed release
 		// would leave it in progress, which only delays (503) the retry.
 		_ = h.cfg.Store.Release(context.WithoutCancel(ctx), resp.Key)
@@ -232,6 +242,66 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (int, stu3.Messa
 	}
 	w.WriteHeader(http.StatusOK)
 	return http.StatusOK, resp.Code
+}
+
+// errCallbackPanicked stands for a recovered panic; the panic value itself
+// may hold patient data and goes nowhere.
+var errCallbackPanicked = errors.New("message: callback panicked")
+
+// callback runs the integrator's callback, turning a panic into an error so
+// that the key is released like after any other failure. Without this the
+// key would stay in progress and every redelivery of the message would get
+// 503 until the process restarts. http.ErrAbortHandler keeps its meaning:
+// the key is released and the panic continues.
+func (h *Handler) callback(ctx context.Context, resp Response) (err error) {
+	defer func() {
+		v := recover()
+		if v == nil {
+			return
+		}
+		if v == http.ErrAbortHandler {
+			_ = h.cfg.Store.Release(context.WithoutCancel(ctx), resp.Key)
+			panic(v)
+		}
+		// Allowlisted: the panic's Go type and where it happened are code,
+		// not data; the value and the stack's arguments may be data.
+		h.cfg.Logger.LogAttrs(ctx, slog.LevelError, "pkb inbound message: callback panicked",
+			slog.String("panic_type", fmt.Sprintf("%T", v)), slog.String("panic_at", panicSite()))
+		err = errCallbackPanicked
+	}()
+	return h.cfg.Callback(ctx, resp)
+}
+
+// panicSite is the function and line that panicked: the first frame below
+// the runtime's panic machinery.
+func panicSite() string {
+	pcs := make([]uintptr, 32)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(3, pcs)])
+	for {
+		f, more := frames.Next()
+		if !strings.HasPrefix(f.Function, "runtime.") {
+			return fmt.Sprintf("%s (%s:%d)", f.Function, filepath.Base(f.File), f.Line)
+		}
+		if !more {
+			return "unknown"
+		}
+	}
+}
+
+// dedupeKey is an unambiguous, fixed-length key for a tuple of strings: the
+// SHA-256 of each part length-prefixed. Joining the parts with a separator
+// would let ("urn:a|b", "c") and ("urn:a", "b|c") share a key, so the second,
+// different message would be acknowledged and never delivered; and hashing
+// keeps a megabyte-long identifier from becoming a megabyte-long key in the
+// store.
+func dedupeKey(parts ...string) string {
+	h := sha256.New()
+	var n [binary.MaxVarintLen64]byte
+	for _, p := range parts {
+		h.Write(n[:binary.PutUvarint(n[:], uint64(len(p)))])
+		h.Write([]byte(p))
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
 
 // decodeResponse extracts the response from a message Bundle, or says what
@@ -267,9 +337,9 @@ func decodeResponse(b stu3.Bundle) (Response, string) {
 	}
 	switch {
 	case b.Identifier != nil && b.Identifier.Value != "":
-		resp.Key = "bundle:" + b.Identifier.System + "|" + b.Identifier.Value
+		resp.Key = dedupeKey("bundle", b.Identifier.System, b.Identifier.Value)
 	case hdr.Id != "":
-		resp.Key = "header:" + hdr.Id
+		resp.Key = dedupeKey("header", hdr.Id)
 	default:
 		return Response{}, "message has neither Bundle.identifier nor MessageHeader.id"
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -264,7 +265,7 @@ func TestHandlerKeys(t *testing.T) {
 			t.Fatal(rec.Code, rec.Body)
 		}
 	}
-	if hs.calls.Load() != 1 || hs.got[0].Key != "header:h-1" {
+	if hs.calls.Load() != 1 || hs.got[0].Key != dedupeKey("header", "h-1") {
 		t.Fatalf("calls %d key %q", hs.calls.Load(), hs.got[0].Key)
 	}
 	// Without details, a lone OperationOutcome is taken.
@@ -336,5 +337,102 @@ func TestMemoryStoreBounded(t *testing.T) {
 	}
 	if NewMemoryStore(0).max != 1 {
 		t.Fatal("bound floor")
+	}
+}
+
+// A panicking callback must not wedge its message: the handler recovers,
+// answers 500 without the panic value, releases the key so the redelivery is
+// processed, and logs only allowlisted fields.
+func TestHandlerCallbackPanicReleasesKey(t *testing.T) {
+	var panicked atomic.Bool
+	hs := newHarness(t, func(c *HandlerConfig) {
+		inner := c.Callback
+		c.Callback = func(ctx context.Context, r Response) error {
+			if !panicked.Swap(true) {
+				panic("downstream exploded for NHS 9434765919")
+			}
+			return inner(ctx, r)
+		}
+	})
+	body := responseBundle("b-1", "h-1", "req-1", "ok")
+	rec := hs.post(body, "application/fhir+json", "Bearer "+token)
+	if rec.Code != http.StatusInternalServerError {
+		t.Fatalf("panicking callback: status %d, want 500", rec.Code)
+	}
+	var oo stu3.OperationOutcome
+	if err := json.Unmarshal(rec.Body.Bytes(), &oo); err != nil || len(oo.Issue) != 1 {
+		t.Fatalf("body is not an OperationOutcome: %s", rec.Body)
+	}
+	for _, leak := range []string{"9434765919", "exploded", "goroutine", ".go:"} {
+		if strings.Contains(rec.Body.String(), leak) {
+			t.Errorf("reply carries %q: %s", leak, rec.Body)
+		}
+		if leak != ".go:" && strings.Contains(hs.logs.String(), leak) {
+			t.Errorf("log carries %q: %s", leak, hs.logs)
+		}
+	}
+	if !strings.Contains(hs.logs.String(), `"panic_at":"github.com/pkbgo/pkb/message.TestHandlerCallbackPanicReleasesKey`) ||
+		!strings.Contains(hs.logs.String(), "panicked") || !strings.Contains(hs.logs.String(), `"status":500`) {
+		t.Errorf("log does not record the panic and the 500: %s", hs.logs)
+	}
+	// The redelivery is processed, not told "in progress" forever.
+	if rec := hs.post(body, "application/fhir+json", "Bearer "+token); rec.Code != http.StatusOK {
+		t.Fatalf("redelivery after a panic: %d %s", rec.Code, rec.Body)
+	}
+	if len(hs.got) != 1 {
+		t.Fatalf("delivered %d times", len(hs.got))
+	}
+}
+
+// http.ErrAbortHandler keeps its meaning (abort the response quietly), but
+// the key is still released.
+func TestHandlerCallbackAbortReleasesKey(t *testing.T) {
+	store := NewMemoryStore(10)
+	hs := newHarness(t, func(c *HandlerConfig) {
+		c.Store = store
+		c.Callback = func(context.Context, Response) error { panic(http.ErrAbortHandler) }
+	})
+	func() {
+		defer func() {
+			if v := recover(); v != http.ErrAbortHandler {
+				t.Fatalf("recovered %v, want http.ErrAbortHandler re-panicked", v)
+			}
+		}()
+		hs.post(responseBundle("b-1", "h-1", "req-1", "ok"), "application/fhir+json", "Bearer "+token)
+	}()
+	if len(store.inProgress) != 0 {
+		t.Fatal("aborted delivery left its key in progress")
+	}
+}
+
+// Bundle.identifier is a (system, value) pair: two different pairs must
+// never share a deduplication key, however their text lines up.
+func TestHandlerKeysUnambiguous(t *testing.T) {
+	pairs := [][2]string{
+		{"urn:a|b", "c"}, {"urn:a", "b|c"}, // the old separator inside a part
+		{"urn:a", "bc"}, {"urn:ab", "c"},
+		{"", "x"}, {"x", "x"},
+	}
+	hs := newHarness(t, nil)
+	for i, p := range pairs {
+		body := strings.Replace(responseBundle("x", fmt.Sprintf("h-%d", i), fmt.Sprintf("req-%d", i), "ok"),
+			`"identifier":{"system":"urn:ietf:rfc:3986","value":"urn:uuid:x"}`,
+			`"identifier":{"system":`+strconv.Quote(p[0])+`,"value":`+strconv.Quote(p[1])+`}`, 1)
+		if rec := hs.post(body, "application/fhir+json", "Bearer "+token); rec.Code != http.StatusOK {
+			t.Fatalf("%q: %d %s", p, rec.Code, rec.Body)
+		}
+		if int(hs.calls.Load()) != i+1 {
+			t.Fatalf("message with identifier %q was acknowledged but never delivered (its key collided)", p)
+		}
+	}
+	keys := map[string]bool{}
+	for _, r := range hs.got {
+		keys[r.Key] = true
+		if len(r.Key) != len(hs.got[0].Key) {
+			t.Errorf("key length varies with the identifier: %q", r.Key)
+		}
+	}
+	if len(keys) != len(pairs) {
+		t.Fatalf("%d distinct keys for %d identifiers", len(keys), len(pairs))
 	}
 }

@@ -90,13 +90,24 @@ type DateValue struct {
 
 // DateAt formats t at precision p. Calendar fields (year, month, day) are
 // taken in t's own location, because "the 1st of July" is a local notion;
-// times keep t's offset, so a value from time.Now() says what the caller meant.
+// times keep t's offset, so a value from time.Now() says what the caller
+// meant, except an offset FHIR cannot write (seconds, as in historical local
+// mean time, or beyond ±14:00), which is given in UTC so the instant stays
+// exact. A year outside 0000-9999, which FHIR cannot write either, gives the
+// invalid zero value.
 func DateAt(t time.Time, p Precision) DateValue {
 	layout, ok := layouts[p]
 	if !ok {
 		return DateValue{}
 	}
-	return DateValue{s: t.Format(layout), p: p}
+	if _, off := t.Zone(); p >= PrecisionSecond && (off%60 != 0 || off > 14*3600 || off < -14*3600) {
+		t = t.UTC()
+	}
+	s := t.Format(layout)
+	if !dateRE.MatchString(s) {
+		return DateValue{}
+	}
+	return DateValue{s: s, p: p}
 }
 
 // Year is t's calendar year, matching anything within it.

@@ -29,6 +29,11 @@ func TestDateAt(t *testing.T) {
 		{"instant UTC is Z", Instant(ts.UTC()), "2018-07-01T18:00:05Z", PrecisionSecond},
 		{"millisecond", DateAt(ts, PrecisionMillisecond), "2018-07-01T23:30:05.123+05:30", PrecisionMillisecond},
 		{"unknown precision is the invalid zero value", DateAt(ts, Precision(42)), "", 0},
+		{"year 10000 is the invalid zero value", DateAt(time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), PrecisionMillisecond), "", 0},
+		{"a negative year is the invalid zero value", Day(time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC)), "", 0},
+		{"an offset with seconds is written in UTC", Instant(time.Date(1840, 1, 1, 0, 0, 0, 0, time.FixedZone("LMT", -75))), "1840-01-01T00:01:15Z", PrecisionSecond},
+		{"an offset beyond +14:00 is written in UTC", Instant(time.Date(2020, 1, 1, 15, 0, 0, 0, time.FixedZone("X", 15*3600))), "2020-01-01T00:00:00Z", PrecisionSecond},
+		{"the day keeps its calendar date whatever the offset", Day(time.Date(2020, 1, 1, 15, 0, 0, 0, time.FixedZone("X", 15*3600))), "2020-01-01", PrecisionDay},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -12,18 +12,20 @@ const NHSNumberSystem = "https://fhir.nhs.uk/Id/nhs-number"
 
 // escape applies FHIR search escaping: "\" before "\", ",", "$" and "|", so a
 // code or identifier containing them is not split into an OR list or a
-// system/code pair by the server.
+// system/code pair by the server. It works on bytes: the four are ASCII, and
+// decoding runes would turn invalid UTF-8 into U+FFFD, changing the value.
 func escape(s string) string {
 	if !strings.ContainsAny(s, `\,$|`) {
 		return s
 	}
 	var b strings.Builder
-	for _, r := range s {
-		switch r {
+	b.Grow(len(s) + 4)
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
 		case '\\', ',', '$', '|':
 			b.WriteByte('\\')
 		}
-		b.WriteRune(r)
+		b.WriteByte(s[i])
 	}
 	return b.String()
 }

@@ -122,6 +122,7 @@ func (c *cli) allPages(ctx context.Context, sess *session, f family, first *resp
 	}
 	entries := asSlice(b["entry"])
 	page := b
+	seen := map[string]bool{}
 	for pages := 1; ; pages++ {
 		next := nextLink(page)
 		if next == "" {
@@ -131,9 +132,19 @@ func (c *cli) allPages(ctx context.Context, sess *session, f family, first *resp
 			fmt.Fprintf(c.stderr, "pkb search: stopped after %d pages (--max-pages); there are more\n", pages)
 			break
 		}
-		r, err := sess.send(ctx, f, http.MethodGet, next, nil)
+		// Next links come from the server and carry identifiers: errors
+		// say what is wrong with one, never what it is.
+		u, err := url.Parse(next)
+		if err != nil || !u.IsAbs() {
+			return nil, fmt.Errorf("page %d's next link is not a valid absolute URL", pages)
+		}
+		if seen[u.String()] {
+			return nil, fmt.Errorf("page %d's next link repeats an earlier page's; stopped", pages)
+		}
+		seen[u.String()] = true
+		r, err := sess.send(ctx, f, http.MethodGet, u.String(), nil)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("following page %d's next link: %w", pages, err)
 		}
 		page = nil
 		if err := json.Unmarshal(r.body, &page); err != nil || page["resourceType"] != "Bundle" {
@@ -377,7 +388,8 @@ func (sess *session) send(ctx context.Context, f family, method, u string, body 
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
-		return nil, usageErrorf("cannot build the request: %v", err)
+		// The error would quote the URL.
+		return nil, usageErrorf("cannot build the request: its URL is not valid")
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", f.media)
@@ -403,13 +415,13 @@ func (sess *session) send(ctx context.Context, f family, method, u string, body 
 // stdout; the human message goes to stderr via finish either way.
 func (c *cli) reportFailure(asJSON bool, err error) error {
 	if asJSON {
-		code, msg := classify(err)
+		code, msg := c.describe(err)
 		obj := map[string]any{"error": map[string]any{"message": msg, "exit_status": code}}
 		var ae *wrappers.APIError
 		if errors.As(err, &ae) {
 			obj["error"].(map[string]any)["http_status"] = ae.StatusCode
 			if ae.ResponseCode != "" {
-				obj["error"].(map[string]any)["pkb_code"] = ae.ResponseCode
+				obj["error"].(map[string]any)["pkb_code"] = truncate(oneLine(nil, ae.ResponseCode), 100)
 			}
 		}
 		writeJSON(c.stdout, obj)

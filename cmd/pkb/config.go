@@ -175,14 +175,27 @@ func (c *cli) resolve(cf *commonFlags) (*settings, error) {
 	}
 
 	if base, fromFlag := c.pick(cf.baseURL, envBaseURL); base != "" {
+		// The messages below never quote the URL: it may carry a password.
+		c.secrets.addUserinfo(base)
 		u, err := url.Parse(base)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-			return nil, badValue(fromFlag, "base-url", envBaseURL, "%q is not an absolute http(s) URL without credentials, query or fragment", base)
+		var problem string
+		switch {
+		case err != nil || !u.IsAbs() || u.Host == "":
+			problem = "not an absolute URL"
+		case u.User != nil || strings.Contains(u.Host, "@"):
+			problem = "must not carry credentials (user:password@)"
+		case u.Scheme != "http" && u.Scheme != "https":
+			problem = "must be an http(s) URL"
+		case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+			problem = "must not carry a query or a fragment"
+		}
+		if problem != "" {
+			return nil, badValue(fromFlag, "base-url", envBaseURL, "%s", problem)
 		}
 		// Client secrets and tokens go to this host: plain http only to
 		// loopback, as the wrappers require for API calls.
 		if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
-			return nil, badValue(fromFlag, "base-url", envBaseURL, "%q: plain http is allowed only to a loopback host; use https", base)
+			return nil, badValue(fromFlag, "base-url", envBaseURL, "plain http is allowed only to a loopback host, not %s; use https", u.Hostname())
 		}
 		s.baseURL = strings.TrimRight(u.String(), "/")
 		s.envName = "local"
@@ -310,8 +323,17 @@ func (s *settings) requireSecret() error {
 }
 
 // tokenSource builds the authn source for the configured client type,
-// without I/O (the token store is read for tethered clients).
+// without I/O (the token store is read for tethered clients). Every token
+// the source hands out is recorded as a secret this invocation never prints.
 func (c *cli) tokenSource(ctx context.Context, s *settings) (authn.Source, *authn.FileStore, error) {
+	src, store, err := c.newTokenSource(ctx, s)
+	if err != nil {
+		return nil, nil, err
+	}
+	return recordingSource{Source: src, secrets: c.secrets}, store, nil
+}
+
+func (c *cli) newTokenSource(ctx context.Context, s *settings) (authn.Source, *authn.FileStore, error) {
 	if s.clientID == "" {
 		return nil, nil, missingEnv("client id", envClientID, "client-id")
 	}
@@ -338,6 +360,7 @@ func (c *cli) tokenSource(ctx context.Context, s *settings) (authn.Source, *auth
 		if err != nil {
 			return nil, nil, configErrorf("token store: %v", err)
 		}
+		c.secrets.addToken(tok)
 		if tok == nil || (tok.AccessToken == "" && tok.RefreshToken == "") {
 			return nil, nil, configErrorf("not logged in: run 'pkb login' (the token store %s holds no session)", s.tokenStore)
 		}
@@ -366,6 +389,7 @@ func (c *cli) tokenSource(ctx context.Context, s *settings) (authn.Source, *auth
 			if err != nil {
 				return nil, nil, configErrorf("token store: %v", err)
 			}
+			c.secrets.addToken(tok)
 			if tok == nil || tok.RefreshToken == "" {
 				return nil, nil, configErrorf("missing refresh token: set the environment variable %s to the refresh token a Team Coordinator issued (Institution tab, REST API access); it is used once and then rotated in %s", envRefreshToken, s.tokenStore)
 			}

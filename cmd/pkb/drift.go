@@ -54,7 +54,11 @@ func (c *cli) cmdDrift(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		c.stdout.Write(append(b, '\n'))
+		// The report quotes the server's CapabilityStatement.
+		if b, err = safeJSON(b, redactorOf(c.stdout), true); err != nil {
+			return err
+		}
+		past(c.stdout).Write(b)
 	} else if err := rep.WriteText(c.stdout); err != nil {
 		return err
 	}

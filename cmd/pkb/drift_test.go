@@ -78,3 +78,34 @@ func TestAPIErrorsMapToExitCodes(t *testing.T) {
 	sim.InjectAPIFault(pkbtest.APIFault{Kind: pkbtest.APIFaultUnavailable, Status: 403})
 	r.want(exitAuth, "get", "Patient/"+pkbtest.SeedPatientID)
 }
+
+// A hostile statement's names reach neither the terminal nor the decoded
+// --json strings as escape sequences.
+func TestDriftHostileStatement(t *testing.T) {
+	raw, err := openapi.FS.ReadFile("source/facade-capabilitystatement.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cs map[string]any
+	if err := json.Unmarshal(raw, &cs); err != nil {
+		t.Fatal(err)
+	}
+	rest := cs["rest"].([]any)[0].(map[string]any)
+	rest["resource"] = append(rest["resource"].([]any), map[string]any{"type": "Evil" + terminalAttack,
+		"interaction": []any{map[string]any{"code": "read" + terminalAttack}},
+		"searchParam": []any{map[string]any{"name": "p" + terminalAttack, "type": "token", "documentation": "Optional. Multi-value support: none. Modifier support: none."}}})
+	edited, _ := json.Marshal(cs)
+	path := filepath.Join(t.TempDir(), "statement.json")
+	if err := os.WriteFile(path, edited, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := newRunner(t, nil)
+	res := r.run("drift", "--statement", path)
+	assertClean(t, res)
+	if !strings.Contains(res.stdout, "Evil") {
+		t.Fatalf("the added resource is not reported:\n%s", res)
+	}
+	res = r.run("drift", "--statement", path, "--json")
+	assertClean(t, res)
+	assertJSONSafe(t, res.stdout)
+}

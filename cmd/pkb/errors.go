@@ -7,6 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
+	"regexp"
+	"strconv"
 	"syscall"
 
 	"github.com/pkbgo/pkb/authn"
@@ -119,4 +122,38 @@ func isNetworkError(err error) bool {
 		errors.As(err, &cert) || errors.As(err, &ua) || errors.As(err, &host) ||
 		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, syscall.ECONNREFUSED) ||
 		errors.Is(err, syscall.ECONNRESET)
+}
+
+// maxMessage bounds an error message: server text inside one could
+// otherwise flood the terminal.
+const maxMessage = 2000
+
+// describe is classify with the message made safe to print: URLs withheld
+// (see withholdURLs), secrets this invocation knows redacted, escape
+// sequences and control characters removed, on one bounded line.
+func (c *cli) describe(err error) (int, string) {
+	code, msg := classify(err)
+	return code, truncate(oneLine(c.secrets.redactor(), withholdURLs(msg)), maxMessage)
+}
+
+var (
+	// net/http quotes an unparseable Location header, and the parse error
+	// after it quotes parts of it again.
+	locationRE = regexp.MustCompile(`(?s)failed to parse Location header ".*`)
+	// Go-quoted absolute URLs, as url.Error and url.Parse errors print them.
+	quotedURLRE = regexp.MustCompile(`"[A-Za-z][A-Za-z0-9+.-]*://(?:[^"\\]|\\.)*"`)
+)
+
+// withholdURLs replaces URLs quoted in an error message by their scheme and
+// host: a server's URLs (next links, redirects) carry identifiers in their
+// paths and queries, and a configured one may carry a password.
+func withholdURLs(msg string) string {
+	msg = locationRE.ReplaceAllString(msg, "failed to parse the Location header of a redirect (not shown)")
+	return quotedURLRE.ReplaceAllStringFunc(msg, func(q string) string {
+		s, err := strconv.Unquote(q)
+		if u, perr := url.Parse(s); err == nil && perr == nil && u.Host != "" {
+			return `"` + u.Scheme + "://" + u.Host + `/…"`
+		}
+		return "(URL not shown)"
+	})
 }

@@ -60,6 +60,7 @@ func (c *cli) cmdLogin(ctx context.Context, args []string) error {
 		return nil
 	}
 	tok, err := uc.LoginLoopback(ctx, open)
+	c.secrets.addToken(tok)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
 			return configErrorf("login not completed within %v (--timeout): %v", s.timeout, err)
@@ -167,12 +168,18 @@ func (c *cli) cmdToken(ctx context.Context, args []string) error {
 	hasRefresh := false
 	if store != nil {
 		if st, err := store.Load(ctx); err == nil && st != nil && st.RefreshToken != "" {
+			c.secrets.addToken(st)
 			hasRefresh = true
 		}
 	}
 	info := describeToken(ct, tok, scopes, s, hasRefresh)
 	if show {
+		// Asked for: printed past the redaction of this one token (and
+		// still without escape sequences).
 		info.AccessToken = tok.AccessToken
+		if cf.json {
+			return writeJSONWith(c.rawStdout, info, c.secrets.redactor(tok.AccessToken))
+		}
 	}
 	if cf.json {
 		return writeJSON(c.stdout, info)
@@ -193,7 +200,7 @@ func (c *cli) cmdToken(ctx context.Context, args []string) error {
 	}
 	t.write(c.stdout)
 	if show {
-		fmt.Fprintf(c.stdout, "\naccess token: %s\n", tok.AccessToken)
+		fmt.Fprintf(c.rawStdout, "\naccess token: %s\n", oneLine(c.secrets.redactor(tok.AccessToken), tok.AccessToken))
 	}
 	return nil
 }

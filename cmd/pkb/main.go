@@ -55,6 +55,11 @@ type cli struct {
 	// serveReady, if set, is called with the base URL once pkb serve is
 	// listening.
 	serveReady func(baseURL string)
+
+	// secrets is what must never be printed; stdout and stderr redact it.
+	secrets *secrets
+	// rawStdout bypasses the redaction, for the token --show-token prints.
+	rawStdout io.Writer
 }
 
 const usageText = `pkb: command-line client for the Patients Know Best API
@@ -101,10 +106,15 @@ Run 'pkb <command> -h' for the flags of a command.
 
 // run executes one command line and returns the exit status.
 func (c *cli) run(ctx context.Context, args []string) int {
-	// Defence in depth: whatever happens below, the secrets that came from
-	// the environment never reach the terminal.
-	c.stdout = newRedactor(c.stdout, c.getenv(envClientSecret), c.getenv(envRefreshToken))
-	c.stderr = newRedactor(c.stderr, c.getenv(envClientSecret), c.getenv(envRefreshToken))
+	// Defence in depth: whatever happens below, the secrets from the
+	// environment, and the tokens seen later, never reach the terminal, and
+	// neither do escape sequences a server slipped into its text.
+	c.secrets = &secrets{}
+	c.secrets.add(c.getenv(envClientSecret), c.getenv(envRefreshToken), strings.TrimSpace(c.getenv(envRefreshToken)))
+	c.secrets.addUserinfo(c.getenv(envBaseURL))
+	c.rawStdout = c.stdout
+	c.stdout = &termWriter{w: c.stdout, secrets: c.secrets}
+	c.stderr = &termWriter{w: c.stderr, secrets: c.secrets}
 
 	if len(args) == 0 {
 		fmt.Fprint(c.stderr, usageText)
@@ -148,7 +158,7 @@ func (c *cli) finish(cmd string, err error) int {
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
 	}
-	code, msg := classify(err)
+	code, msg := c.describe(err)
 	var ee *exitError
 	if errors.As(err, &ee) && ee.silent {
 		return code

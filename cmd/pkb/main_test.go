@@ -170,9 +170,13 @@ func TestUnreachableHostExit4(t *testing.T) {
 
 func TestRedactorMasksSecretsEvenIfPrinted(t *testing.T) {
 	var b bytes.Buffer
-	w := newRedactor(&b, "s3cr3t-value", "")
-	w.Write([]byte("a s3cr3t-value b"))
-	if strings.Contains(b.String(), "s3cr3t") {
+	sec := &secrets{}
+	sec.add("s3cr3t-value", "")
+	w := &termWriter{w: &b, secrets: sec}
+	w.Write([]byte("a s3cr3t-value b s3cr3t%2Dvalue c\n"))
+	sec.add("later-token-1234")
+	w.Write([]byte("\x1b[31mlater-token-1234\x1b[0m\n"))
+	if strings.Contains(b.String(), "s3cr3t") || strings.Contains(b.String(), "later") || strings.Contains(b.String(), "\x1b") {
 		t.Fatal(b.String())
 	}
 }

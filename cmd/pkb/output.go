@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
 	"strings"
 	"text/tabwriter"
-	"unicode"
+
+	"github.com/pkbgo/pkb/internal/redact"
 )
 
 // table is a human-readable, column-aligned table.
@@ -20,34 +22,37 @@ type table struct {
 func newTable(head ...string) *table { return &table{head: head} }
 
 func (t *table) add(cells ...string) {
-	for i, c := range cells {
-		cells[i] = printable(c)
-	}
 	t.rows = append(t.rows, cells)
 }
 
+// write prints the table; cells are cleaned here, where the writer's
+// secrets are known, and redacted before they are cut, so that a cut can
+// never leave part of a token.
 func (t *table) write(w io.Writer) {
+	red := redactorOf(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, strings.Join(t.head, "\t"))
 	for _, r := range t.rows {
-		fmt.Fprintln(tw, strings.Join(r, "\t"))
+		cells := make([]string, len(r))
+		for i, c := range r {
+			cells[i] = truncate(oneLine(red, c), 100)
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	tw.Flush()
 }
 
-// printable keeps a cell on one line and free of terminal control
-// characters, which a server could otherwise use to rewrite the screen.
-func printable(s string) string {
-	s = strings.Map(func(r rune) rune {
-		switch {
-		case r == '\t' || r == '\n' || r == '\r':
-			return ' '
-		case unicode.IsControl(r):
-			return -1
-		}
-		return r
-	}, s)
-	return truncate(s, 100)
+// clean removes from server text what could drive a terminal (escape
+// sequences, control and bidi characters, invalid UTF-8) and the secrets red
+// knows. Control characters go first, so that one cannot split a secret.
+func clean(red *redact.Redactor, s string) string {
+	return red.Known(redact.StripControls(s))
+}
+
+// oneLine is clean with all whitespace folded to single spaces, so that
+// server text cannot start a line of its own and pass for the command's.
+func oneLine(red *redact.Redactor, s string) string {
+	return strings.Join(strings.Fields(clean(red, s)), " ")
 }
 
 func truncate(s string, n int) string {
@@ -58,11 +63,130 @@ func truncate(s string, n int) string {
 	return string(rs[:n-1]) + "…"
 }
 
+// writeJSON prints v as indented JSON with every string cleaned.
 func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
+	return writeJSONWith(w, v, redactorOf(w))
+}
+
+// writeJSONWith is writeJSON with an explicit Redactor, for output that
+// bypasses the terminal writer's (pkb token --show-token).
+func writeJSONWith(w io.Writer, v any, red *redact.Redactor) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	out, err := safeJSON(b, red, true)
+	if err != nil {
+		return err
+	}
+	_, err = past(w).Write(out)
+	return err
+}
+
+// past returns the writer behind a terminal writer, for output that is
+// already clean (safeJSON's): cleaning it twice costs as much again.
+func past(w io.Writer) io.Writer {
+	if t, ok := w.(*termWriter); ok {
+		return t.w
+	}
+	return w
+}
+
+// safeJSON re-encodes one JSON document, indented or on one line, keeping
+// its member order and number literals, with every string (member names
+// too) cleaned and then escaped by encoding/json. The result is safe for a
+// terminal, and its decoded strings are too, so "pkb ... --json | jq -r"
+// cannot be made to print an escape sequence either.
+func safeJSON(doc []byte, red *redact.Redactor, indent bool) ([]byte, error) {
+	if !json.Valid(doc) {
+		return nil, errors.New("not a JSON value")
+	}
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.UseNumber()
+	type level struct {
+		object, afterName bool
+		n                 int
+	}
+	var (
+		out   bytes.Buffer
+		stack []level
+		done  bool
+	)
+	str := json.NewEncoder(&out)
+	str.SetEscapeHTML(false)
+	newline := func() {
+		if indent {
+			out.WriteByte('\n')
+			out.WriteString(strings.Repeat("  ", len(stack)))
+		}
+	}
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			if !done {
+				return nil, io.ErrUnexpectedEOF
+			}
+			if indent {
+				out.WriteByte('\n')
+			}
+			return out.Bytes(), nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if done {
+			return nil, errors.New("data after the JSON value")
+		}
+		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
+			top := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if top.n > 0 {
+				newline()
+			}
+			out.WriteByte(byte(d))
+			done = len(stack) == 0
+			continue
+		}
+		// Everything else is a value or, in an object, a member name.
+		name := false
+		if len(stack) > 0 {
+			top := &stack[len(stack)-1]
+			switch {
+			case top.object && top.afterName:
+				top.afterName = false
+			default:
+				if top.n > 0 {
+					out.WriteByte(',')
+				}
+				newline()
+				top.n++
+				name = top.object
+				top.afterName = name
+			}
+		}
+		switch v := tok.(type) {
+		case json.Delim:
+			out.WriteByte(byte(v))
+			stack = append(stack, level{object: v == '{'})
+		case string:
+			if err := str.Encode(clean(red, v)); err != nil {
+				return nil, err
+			}
+			out.Truncate(out.Len() - 1) // Encode's newline
+			if name && indent {
+				out.WriteString(": ")
+			} else if name {
+				out.WriteByte(':')
+			}
+		case json.Number:
+			out.WriteString(v.String())
+		case bool:
+			fmt.Fprint(&out, v)
+		case nil:
+			out.WriteString("null")
+		}
+		done = len(stack) == 0
+	}
 }
 
 // printResponse writes a 2xx response: the JSON body (indented) with
@@ -73,12 +197,11 @@ func (c *cli) printResponse(r *response, asJSON bool) error {
 		if len(body) == 0 {
 			return writeJSON(c.stdout, map[string]any{"http_status": r.status})
 		}
-		var buf bytes.Buffer
-		if json.Indent(&buf, body, "", "  ") != nil {
-			return fmt.Errorf("the response (%s) is not JSON", r.contentType)
+		out, err := safeJSON(body, redactorOf(c.stdout), true)
+		if err != nil {
+			return fmt.Errorf("the response (%s) is not JSON", oneLine(nil, r.contentType))
 		}
-		buf.WriteByte('\n')
-		_, err := c.stdout.Write(buf.Bytes())
+		_, err = past(c.stdout).Write(out)
 		return err
 	}
 	if len(body) == 0 {
@@ -89,7 +212,7 @@ func (c *cli) printResponse(r *response, asJSON bool) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if dec.Decode(&v) != nil {
-		return fmt.Errorf("the response (%s) is not JSON", r.contentType)
+		return fmt.Errorf("the response (%s) is not JSON", oneLine(nil, r.contentType))
 	}
 	renderHuman(c.stdout, v)
 	return nil
@@ -121,7 +244,7 @@ func renderHuman(w io.Writer, v any) {
 	case []any:
 		renderList(w, x)
 	default:
-		fmt.Fprintln(w, compact(v))
+		fmt.Fprintln(w, oneLine(redactorOf(w), compact(v)))
 	}
 }
 
@@ -131,9 +254,10 @@ func renderBundle(w io.Writer, b map[string]any) {
 	if len(entries) == 1 {
 		noun = "entry"
 	}
-	fmt.Fprintf(w, "Bundle %s: %d %s", str(b["type"]), len(entries), noun)
+	red := redactorOf(w)
+	fmt.Fprintf(w, "Bundle %s: %d %s", truncate(oneLine(red, str(b["type"])), 40), len(entries), noun)
 	if t := str(b["total"]); t != "" {
-		fmt.Fprintf(w, " of %s", t)
+		fmt.Fprintf(w, " of %s", truncate(oneLine(red, t), 40))
 	}
 	if nextLink(b) != "" {
 		fmt.Fprint(w, " (more pages: add --all, or narrow the search)")
@@ -296,7 +420,7 @@ func renderList(w io.Writer, list []any) {
 	}
 	if len(cols) == 0 {
 		for _, it := range list {
-			fmt.Fprintln(w, compact(it))
+			fmt.Fprintln(w, oneLine(redactorOf(w), compact(it)))
 		}
 		return
 	}
@@ -330,6 +454,10 @@ func compact(v any) string {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Sprint(v)
+	}
+	// Escape sequences would survive marshalling as \u001b text.
+	if b, err = safeJSON(b, nil, false); err != nil {
+		return ""
 	}
 	return string(b)
 }

@@ -225,7 +225,12 @@ func FuzzKnownSecret(f *testing.F) {
 		enc := encodings[names[int(which)%len(names)]]
 		text := before + enc(sec) + after
 		r := New(sec)
-		for _, out := range []string{r.String(text), r.Line(text, 0), r.Excerpt([]byte(text), 0)} {
+		for _, s := range []string{text, before + after, before + sec[:len(sec)/2] + after} {
+			if fast, slow := r.Known(s), r.knownByPattern(s); fast != slow {
+				t.Fatalf("Known(%q) = %q, but the pattern gives %q", s, fast, slow)
+			}
+		}
+		for _, out := range []string{r.String(text), r.Known(text), r.Line(text, 0), r.Excerpt([]byte(text), 0)} {
 			for _, dec := range decoders {
 				if strings.Contains(dec(out), sec) {
 					t.Fatalf("secret %q survived %s encoding in %q -> %q", sec, names[int(which)%len(names)], text, out)
@@ -240,4 +245,24 @@ var decoders = []func(string) string{
 	func(s string) string { u, _ := url.QueryUnescape(s); return u },
 	func(s string) string { u, _ := url.PathUnescape(s); return u },
 	html.UnescapeString,
+}
+
+// Known removes the known secret in every encoding and keeps secret-shaped
+// data, such as resource ids, that String would blank.
+func TestKnownOnly(t *testing.T) {
+	id := "3d8afd18-0844-459a-b3c2-355d02e54c0a"
+	r := New(secret)
+	for name, enc := range encodings {
+		in := `{"id":"` + id + `","echo":"` + enc(secret) + `"}`
+		out := r.Known(in)
+		if strings.Contains(out, enc(secret)) || !strings.Contains(out, Marker) || !strings.Contains(out, id) {
+			t.Errorf("%s: %q -> %q", name, in, out)
+		}
+	}
+	if out := (*Redactor)(nil).Known(id); out != id {
+		t.Errorf("nil Redactor changed %q to %q", id, out)
+	}
+	if out := New().String(id); out == id {
+		t.Errorf("String is expected to blank the opaque id %q", id)
+	}
 }
