@@ -408,3 +408,24 @@ func TestRESTAPI(t *testing.T) {
 	}
 	ok(t)(teth.ListPatientMeasurementsWithResponse(c, pkbtest.SeedPatientRESTID, &restapi.ListPatientMeasurementsParams{APIRefs: []string{ref}}))
 }
+
+// TestCustomerBasePath: the Customer endpoints end in /fhir as PKB's
+// https://{customer}.fhir-api.{env}/fhir does (docs/pkb-api.md §1.2), and the
+// bare mount without /fhir serves nothing.
+func TestCustomerBasePath(t *testing.T) {
+	s := newSim(t)
+	tok := token(t, customerSource(t, s))
+	for _, v := range []string{"stu3", "r4"} {
+		base := s.CustomerURL(v)
+		if !strings.HasSuffix(base, "/customer/"+v+"/fhir") {
+			t.Fatalf("CustomerURL(%q) = %s, want it to end in /fhir", v, base)
+		}
+		if resp, _ := raw(t, http.MethodGet, base+"/metadata", tok, nil, ""); resp.StatusCode != http.StatusOK {
+			t.Errorf("%s/metadata: %s", base, resp.Status)
+		}
+		bare := strings.TrimSuffix(base, "/fhir")
+		if resp, _ := raw(t, http.MethodGet, bare+"/metadata", tok, nil, ""); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("%s/metadata (no /fhir): %s, want 404", bare, resp.Status)
+		}
+	}
+}
