@@ -33,7 +33,7 @@ package pkb
 
 // 6. The exported Go API of the client packages, committed so that a pull
 // request shows renamed or removed identifiers next to the spec change.
-//go:generate go run ./internal/cmd/apisurface -out api/go-api gen/... wrappers authn search message
+//go:generate go run ./internal/cmd/apisurface -out api/go-api gen/... wrappers authn search message nationalid
 
 // 7. LAST: the manifest of every source document and generator (version and
 // sha256), so that make check-generated names a source edited without regeneration.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pkbgo/pkb/api/openapi"
 	"github.com/pkbgo/pkb/gen/access"
+	"github.com/pkbgo/pkb/nationalid"
 )
 
 // routes maps every operation of every family to its handler. NewSimulator
@@ -310,7 +311,21 @@ func (c *call) paramIdentifiers(name string, min, max int) ([]obj, bool) {
 	return out, true
 }
 
-var nationalSystems = []string{SystemNHSNumber, SystemCHINumber, SystemHCNumber}
+// nhsStyleSystems are the only systems $status-query and
+// $generate-invitation-tokens take (NHS, CHI, Health and Care numbers).
+var nhsStyleSystems = systemStrings(nationalid.NHSStyle())
+
+// nationalSystems are every national identifier system PKB supports;
+// $date-of-last-data-point takes them all (PKB's example uses a BSN).
+var nationalSystems = systemStrings(nationalid.Systems())
+
+func systemStrings(ss []nationalid.System) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = string(s)
+	}
+	return out
+}
 
 // checkSystems rejects the whole request when one identifier has a system
 // PKB does not support, as PKB does.
@@ -332,13 +347,15 @@ func (d *simData) patientByIdentifier(id obj) *SeedPatient {
 		return d.byID[str(id, "value")]
 	case SystemNHSNumber:
 		return d.byNHS[str(id, "value")]
+	case SystemBSN:
+		return d.byBSN[str(id, "value")]
 	}
 	return nil
 }
 
 func statusQuery(c *call) {
 	ids, ok := c.paramIdentifiers("patientIdentifier", 1, 5000)
-	if !ok || !c.checkSystems(ids, nationalSystems) {
+	if !ok || !c.checkSystems(ids, nhsStyleSystems) {
 		return
 	}
 	d := c.s.data
@@ -379,7 +396,7 @@ func age(birth string, now time.Time) int {
 
 func generateInvitationTokens(c *call) {
 	ids, ok := c.paramIdentifiers("patientIdentifier", 1, 500)
-	if !ok || !c.checkSystems(ids, nationalSystems) {
+	if !ok || !c.checkSystems(ids, nhsStyleSystems) {
 		return
 	}
 	d := c.s.data

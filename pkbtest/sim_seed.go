@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pkbgo/pkb/message"
+	"github.com/pkbgo/pkb/nationalid"
 )
 
 // Well-known seeded identities. Everything else in the synthetic data is
@@ -41,6 +42,10 @@ const (
 	SeedPatientID = "5eed9a71-0000-4000-8000-000000000001"
 	// SeedPatientNHSNumber is her (test-range, valid-checksum) NHS number.
 	SeedPatientNHSNumber = "9990000018"
+	// SeedPatientBSN is her Dutch BSN (valid elfproef), so that
+	// $date-of-last-data-point can be asked by BSN as PKB's own example
+	// does.
+	SeedPatientBSN = "999990019"
 	// SeedPatientRESTID is her numeric id on the REST API.
 	SeedPatientRESTID = "7000001"
 
@@ -82,12 +87,16 @@ const (
 // Identifier and code systems the simulator uses.
 const (
 	// SystemNHSNumber is the NHS number identifier system.
-	SystemNHSNumber = "https://fhir.nhs.uk/Id/nhs-number"
-	// SystemCHINumber is assumed for Scottish CHI numbers (PKB supports
-	// them in $status-query but documents no URI).
-	SystemCHINumber = "https://fhir.nhs.scot/Id/chi-number"
-	// SystemHCNumber is assumed for Northern Irish Health and Care numbers.
-	SystemHCNumber = "https://fhir.hscni.net/Id/hcn"
+	SystemNHSNumber = string(nationalid.NHSNumber)
+	// SystemCHINumber is the Scottish CHI number system, PKB's URI
+	// (docs/pkb-api.md §2.1).
+	SystemCHINumber = string(nationalid.CHINumber)
+	// SystemHCNumber is the Northern Irish Health and Care Number system,
+	// PKB's URI (docs/pkb-api.md §2.1).
+	SystemHCNumber = string(nationalid.HealthAndCareNumber)
+	// SystemBSN is the Dutch BSN system, which PKB's own
+	// $date-of-last-data-point examples use.
+	SystemBSN = string(nationalid.BSN)
 	// SystemPKBPublicID is the identifier system of PKB public ids in
 	// $date-of-last-data-point (API.md §2.1).
 	SystemPKBPublicID = "urn:uuid:cd97da65-0aa4-43a6-b695-cfd0c6f3267d"
@@ -117,6 +126,9 @@ type SeedPatient struct {
 	ID string
 	// NHSNumber is a valid-checksum number in the 999 test range.
 	NHSNumber string
+	// BSN is a Dutch BSN (valid elfproef), for the patients seeded with
+	// one; empty otherwise.
+	BSN string
 	// RESTID is the numeric REST API user id.
 	RESTID string
 	// Given and Family name the patient; Family is always "Testpatient".
@@ -168,6 +180,7 @@ type simData struct {
 	patients    []*SeedPatient
 	byID        map[string]*SeedPatient
 	byNHS       map[string]*SeedPatient
+	byBSN       map[string]*SeedPatient
 	byREST      map[string]*SeedPatient
 	users       map[string]string // auth user id -> Practitioner or Patient id
 	restUsers   map[string]obj    // REST id -> non-patient user JSON
@@ -260,6 +273,7 @@ func seed(seedValue int64) *simData {
 		orgs:       map[string]*seedOrg{},
 		byID:       map[string]*SeedPatient{},
 		byNHS:      map[string]*SeedPatient{},
+		byBSN:      map[string]*SeedPatient{},
 		byREST:     map[string]*SeedPatient{},
 		users:      map[string]string{DefaultUserID: SeedPatientID, SeedClinicianUserID: SeedClinicianID, DefaultCoordinatorID: SeedCoordinatorID},
 		restUsers:  map[string]obj{},
@@ -357,7 +371,7 @@ func seed(seedValue int64) *simData {
 		p := &SeedPatient{Family: "Testpatient", Gender: sp.gender, BirthDate: sp.birth, Registered: sp.registered,
 			Deceased: sp.deceased, SharingDisabled: sp.sharingOff, OrgID: sp.org}
 		if i == 0 {
-			p.ID, p.NHSNumber, p.RESTID, p.Given = SeedPatientID, SeedPatientNHSNumber, SeedPatientRESTID, "Alice"
+			p.ID, p.NHSNumber, p.RESTID, p.Given, p.BSN = SeedPatientID, SeedPatientNHSNumber, SeedPatientRESTID, "Alice", SeedPatientBSN
 		} else {
 			p.ID, p.NHSNumber, p.RESTID, p.Given = uuidFrom(rng), testNHSNumber(rng, d.byNHS), strconv.Itoa(7000001+i), givenNames[perm[i]]
 		}
@@ -394,7 +408,19 @@ func (d *simData) addPatient(p *SeedPatient) {
 	d.patients = append(d.patients, p)
 	d.byID[p.ID] = p
 	d.byNHS[p.NHSNumber] = p
+	if p.BSN != "" {
+		d.byBSN[p.BSN] = p
+	}
 	d.byREST[p.RESTID] = p
+}
+
+// nationalIdentifiers are p's national identifiers as FHIR Identifiers.
+func nationalIdentifiers(p *SeedPatient) []any {
+	ids := []any{obj{"system": SystemNHSNumber, "value": p.NHSNumber}}
+	if p.BSN != "" {
+		ids = append(ids, obj{"system": SystemBSN, "value": p.BSN})
+	}
+	return ids
 }
 
 func displayName(p *SeedPatient) string { return p.Given + " " + p.Family }
@@ -404,7 +430,7 @@ func (d *simData) facadePatient(p *SeedPatient, hospitalNS string, n int) obj {
 		"resourceType": "Patient", "id": p.ID,
 		"meta":       obj{"profile": []any{"http://fhir.patientsknowbest.com/structuredefinition/facade-patient"}},
 		"extension":  []any{obj{"url": ExtSharingDisabled, "valueBoolean": p.SharingDisabled}},
-		"identifier": []any{obj{"system": SystemNHSNumber, "value": p.NHSNumber}},
+		"identifier": nationalIdentifiers(p),
 		"name":       []any{obj{"use": "official", "family": p.Family, "given": []any{p.Given}}},
 		"gender":     p.Gender,
 		"address":    []any{obj{"line": []any{fmt.Sprintf("%d Test Street", n+1)}, "city": "Testtown", "postalCode": "TE5 7AA", "country": "GB"}},
@@ -430,7 +456,7 @@ func (d *simData) facadePatient(p *SeedPatient, hospitalNS string, n int) obj {
 func aggregatedPatient(p *SeedPatient) obj {
 	res := obj{
 		"resourceType": "Patient", "id": p.ID,
-		"identifier":           []any{obj{"system": SystemNHSNumber, "value": p.NHSNumber}, obj{"system": SystemAggregatedPublicID, "value": p.ID}},
+		"identifier":           append(nationalIdentifiers(p), obj{"system": SystemAggregatedPublicID, "value": p.ID}),
 		"name":                 []any{obj{"use": "official", "family": p.Family, "given": []any{p.Given}}},
 		"gender":               p.Gender,
 		"managingOrganization": ref("Organization", p.OrgID),

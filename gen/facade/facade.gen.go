@@ -671,7 +671,10 @@ type ClientInterface interface {
 	// (OperationDefinition `Organization-t-generate-invitation-tokens`). System only;
 	// `X-Org-Public-Id` is required.
 	//
-	// In: `patientIdentifier` (valueIdentifier), 1..500; only NHS, CHI and H&C numbers,
+	// In: `patientIdentifier` (valueIdentifier), 1..500; only NHS, CHI and H&C numbers
+	// (systems `https://fhir.nhs.uk/Id/nhs-number`,
+	// `urn:oid:2.16.840.1.113883.2.1.3.2.4.16.53`,
+	// `urn:uuid:1479257a-ce8f-482a-89fa-429ac066c158`; docs/pkb-api.md §2.1),
 	// an unsupported system rejects the whole request. Out: `patientTokens`, 1..500, with
 	// parts `patientIdentifier`, `token` (string), `code` (string) and `expiry` (dateTime;
 	// PKB's example spells it `valueDatetime`, parse both). No tokens for patients who are
@@ -690,7 +693,10 @@ type ClientInterface interface {
 	// (OperationDefinition `Organization-t-generate-invitation-tokens`). System only;
 	// `X-Org-Public-Id` is required.
 	//
-	// In: `patientIdentifier` (valueIdentifier), 1..500; only NHS, CHI and H&C numbers,
+	// In: `patientIdentifier` (valueIdentifier), 1..500; only NHS, CHI and H&C numbers
+	// (systems `https://fhir.nhs.uk/Id/nhs-number`,
+	// `urn:oid:2.16.840.1.113883.2.1.3.2.4.16.53`,
+	// `urn:uuid:1479257a-ce8f-482a-89fa-429ac066c158`; docs/pkb-api.md §2.1),
 	// an unsupported system rejects the whole request. Out: `patientTokens`, 1..500, with
 	// parts `patientIdentifier`, `token` (string), `code` (string) and `expiry` (dateTime;
 	// PKB's example spells it `valueDatetime`, parse both). No tokens for patients who are
@@ -729,7 +735,10 @@ type ClientInterface interface {
 	// §6.8). The System scope sends several identifiers, so it is modelled as a type-level
 	// POST with a Parameters body. System only; `X-Org-Public-Id` is required.
 	//
-	// In: `patientIdentifier` (valueIdentifier), 1..100: national IDs or the PKB public ID
+	// In: `patientIdentifier` (valueIdentifier), 1..100: national IDs of any system PKB
+	// supports (NHS, CHI, Health and Care, IHI, SSN, SIN, HKID, BSN
+	// `http://fhir.nl/fhir/NamingSystem/bsn`, KVNR, Kuwait Civil ID; PKB's own examples use
+	// BSN; docs/pkb-api.md §2.1) or the PKB public ID
 	// (system `urn:uuid:cd97da65-0aa4-43a6-b695-cfd0c6f3267d`); identifiers outside the
 	// organisation or its network are ignored. Out: `lastDataPointsResult` with parts
 	// `patientIdentifier` and `lastRecordUpdate`. PKB's example puts `lastRecordUpdate` as
@@ -751,7 +760,10 @@ type ClientInterface interface {
 	// §6.8). The System scope sends several identifiers, so it is modelled as a type-level
 	// POST with a Parameters body. System only; `X-Org-Public-Id` is required.
 	//
-	// In: `patientIdentifier` (valueIdentifier), 1..100: national IDs or the PKB public ID
+	// In: `patientIdentifier` (valueIdentifier), 1..100: national IDs of any system PKB
+	// supports (NHS, CHI, Health and Care, IHI, SSN, SIN, HKID, BSN
+	// `http://fhir.nl/fhir/NamingSystem/bsn`, KVNR, Kuwait Civil ID; PKB's own examples use
+	// BSN; docs/pkb-api.md §2.1) or the PKB public ID
 	// (system `urn:uuid:cd97da65-0aa4-43a6-b695-cfd0c6f3267d`); identifiers outside the
 	// organisation or its network are ignored. Out: `lastDataPointsResult` with parts
 	// `patientIdentifier` and `lastRecordUpdate`. PKB's example puts `lastRecordUpdate` as
@@ -772,7 +784,10 @@ type ClientInterface interface {
 	// type: System; `X-Org-Public-Id` is required.
 	//
 	// In: `patientIdentifier` (valueIdentifier), 1..5000. Only NHS, CHI and Health & Care
-	// numbers are supported; one unsupported system rejects the whole request.
+	// numbers are supported; one unsupported system rejects the whole request. Their
+	// systems (PKB's "Identifier Systems" page, docs/pkb-api.md §2.1):
+	// `https://fhir.nhs.uk/Id/nhs-number`, `urn:oid:2.16.840.1.113883.2.1.3.2.4.16.53` (CHI),
+	// `urn:uuid:1479257a-ce8f-482a-89fa-429ac066c158` (Health and Care Number).
 	// Out: `patientStatus`, 1..5000, each with parts `patientIdentifier` (1..1), `deceased`
 	// and `registered` (boolean, returned when the patient is found or the diagnostics say
 	// 'No access'), `dateOfBirth` (only when found) and a diagnostics part ('Not found' /
@@ -790,7 +805,10 @@ type ClientInterface interface {
 	// type: System; `X-Org-Public-Id` is required.
 	//
 	// In: `patientIdentifier` (valueIdentifier), 1..5000. Only NHS, CHI and Health & Care
-	// numbers are supported; one unsupported system rejects the whole request.
+	// numbers are supported; one unsupported system rejects the whole request. Their
+	// systems (PKB's "Identifier Systems" page, docs/pkb-api.md §2.1):
+	// `https://fhir.nhs.uk/Id/nhs-number`, `urn:oid:2.16.840.1.113883.2.1.3.2.4.16.53` (CHI),
+	// `urn:uuid:1479257a-ce8f-482a-89fa-429ac066c158` (Health and Care Number).
 	// Out: `patientStatus`, 1..5000, each with parts `patientIdentifier` (1..1), `deceased`
 	// and `registered` (boolean, returned when the patient is found or the diagnostics say
 	// 'No access'), `dateOfBirth` (only when found) and a diagnostics part ('Not found' /
@@ -1324,7 +1342,10 @@ func (c *Client) ReadOperationDefinition(ctx context.Context, id ResourceId, par
 // (OperationDefinition `Organization-t-generate-invitation-tokens`). System only;
 // `X-Org-Public-Id` is required.
 //
-// In: `patientIdentifier` (valueIdentifier), 1..500; only NHS, CHI and H&C numbers,
+// In: `patientIdentifier` (valueIdentifier), 1..500; only NHS, CHI and H&C numbers
+// (systems `https://fhir.nhs.uk/Id/nhs-number`,
+// `urn:oid:2.16.840.1.113883.2.1.3.2.4.16.53`,
+// `urn:uuid:1479257a-ce8f-482a-89fa-429ac066c158`; docs/pkb-api.md §2.1),
 // an unsupported system rejects the whole request. Out: `patientTokens`, 1..500, with
 // parts `patientIdentifier`, `token` (string), `code` (string) and `expiry` (dateTime;
 // PKB's example spells it `valueDatetime`, parse both). No tokens for patients who are
@@ -1353,7 +1374,10 @@ func (c *Client) OrganizationGenerateInvitationTokensWithBody(ctx context.Contex
 // (OperationDefinition `Organization-t-generate-invitation-tokens`). System only;
 // `X-Org-Public-Id` is required.
 //
-// In: `patientIdentifier` (valueIdentifier), 1..500; only NHS, CHI and H&C numbers,
+// In: `patientIdentifier` (valueIdentifier), 1..500; only NHS, CHI and H&C numbers
+// (systems `https://fhir.nhs.uk/Id/nhs-number`,
+// `urn:oid:2.16.840.1.113883.2.1.3.2.4.16.53`,
+// `urn:uuid:1479257a-ce8f-482a-89fa-429ac066c158`; docs/pkb-api.md §2.1),
 // an unsupported system rejects the whole request. Out: `patientTokens`, 1..500, with
 // parts `patientIdentifier`, `token` (string), `code` (string) and `expiry` (dateTime;
 // PKB's example spells it `valueDatetime`, parse both). No tokens for patients who are
@@ -1422,7 +1446,10 @@ func (c *Client) SearchPatient(ctx context.Context, params *SearchPatientParams,
 // §6.8). The System scope sends several identifiers, so it is modelled as a type-level
 // POST with a Parameters body. System only; `X-Org-Public-Id` is required.
 //
-// In: `patientIdentifier` (valueIdentifier), 1..100: national IDs or the PKB public ID
+// In: `patientIdentifier` (valueIdentifier), 1..100: national IDs of any system PKB
+// supports (NHS, CHI, Health and Care, IHI, SSN, SIN, HKID, BSN
+// `http://fhir.nl/fhir/NamingSystem/bsn`, KVNR, Kuwait Civil ID; PKB's own examples use
+// BSN; docs/pkb-api.md §2.1) or the PKB public ID
 // (system `urn:uuid:cd97da65-0aa4-43a6-b695-cfd0c6f3267d`); identifiers outside the
 // organisation or its network are ignored. Out: `lastDataPointsResult` with parts
 // `patientIdentifier` and `lastRecordUpdate`. PKB's example puts `lastRecordUpdate` as
@@ -1454,7 +1481,10 @@ func (c *Client) PatientDateOfLastDataPointWithBody(ctx context.Context, content
 // §6.8). The System scope sends several identifiers, so it is modelled as a type-level
 // POST with a Parameters body. System only; `X-Org-Public-Id` is required.
 //
-// In: `patientIdentifier` (valueIdentifier), 1..100: national IDs or the PKB public ID
+// In: `patientIdentifier` (valueIdentifier), 1..100: national IDs of any system PKB
+// supports (NHS, CHI, Health and Care, IHI, SSN, SIN, HKID, BSN
+// `http://fhir.nl/fhir/NamingSystem/bsn`, KVNR, Kuwait Civil ID; PKB's own examples use
+// BSN; docs/pkb-api.md §2.1) or the PKB public ID
 // (system `urn:uuid:cd97da65-0aa4-43a6-b695-cfd0c6f3267d`); identifiers outside the
 // organisation or its network are ignored. Out: `lastDataPointsResult` with parts
 // `patientIdentifier` and `lastRecordUpdate`. PKB's example puts `lastRecordUpdate` as
@@ -1485,7 +1515,10 @@ func (c *Client) PatientDateOfLastDataPointWithApplicationFhirPlusJSONBody(ctx c
 // type: System; `X-Org-Public-Id` is required.
 //
 // In: `patientIdentifier` (valueIdentifier), 1..5000. Only NHS, CHI and Health & Care
-// numbers are supported; one unsupported system rejects the whole request.
+// numbers are supported; one unsupported system rejects the whole request. Their
+// systems (PKB's "Identifier Systems" page, docs/pkb-api.md §2.1):
+// `https://fhir.nhs.uk/Id/nhs-number`, `urn:oid:2.16.840.1.113883.2.1.3.2.4.16.53` (CHI),
+// `urn:uuid:1479257a-ce8f-482a-89fa-429ac066c158` (Health and Care Number).
 // Out: `patientStatus`, 1..5000, each with parts `patientIdentifier` (1..1), `deceased`
 // and `registered` (boolean, returned when the patient is found or the diagnostics say
 // 'No access'), `dateOfBirth` (only when found) and a diagnostics part ('Not found' /
@@ -1513,7 +1546,10 @@ func (c *Client) PatientStatusQueryWithBody(ctx context.Context, contentType str
 // type: System; `X-Org-Public-Id` is required.
 //
 // In: `patientIdentifier` (valueIdentifier), 1..5000. Only NHS, CHI and Health & Care
-// numbers are supported; one unsupported system rejects the whole request.
+// numbers are supported; one unsupported system rejects the whole request. Their
+// systems (PKB's "Identifier Systems" page, docs/pkb-api.md §2.1):
+// `https://fhir.nhs.uk/Id/nhs-number`, `urn:oid:2.16.840.1.113883.2.1.3.2.4.16.53` (CHI),
+// `urn:uuid:1479257a-ce8f-482a-89fa-429ac066c158` (Health and Care Number).
 // Out: `patientStatus`, 1..5000, each with parts `patientIdentifier` (1..1), `deceased`
 // and `registered` (boolean, returned when the patient is found or the diagnostics say
 // 'No access'), `dateOfBirth` (only when found) and a diagnostics part ('Not found' /
@@ -3837,7 +3873,10 @@ type ClientWithResponsesInterface interface {
 	// (OperationDefinition `Organization-t-generate-invitation-tokens`). System only;
 	// `X-Org-Public-Id` is required.
 	//
-	// In: `patientIdentifier` (valueIdentifier), 1..500; only NHS, CHI and H&C numbers,
+	// In: `patientIdentifier` (valueIdentifier), 1..500; only NHS, CHI and H&C numbers
+	// (systems `https://fhir.nhs.uk/Id/nhs-number`,
+	// `urn:oid:2.16.840.1.113883.2.1.3.2.4.16.53`,
+	// `urn:uuid:1479257a-ce8f-482a-89fa-429ac066c158`; docs/pkb-api.md §2.1),
 	// an unsupported system rejects the whole request. Out: `patientTokens`, 1..500, with
 	// parts `patientIdentifier`, `token` (string), `code` (string) and `expiry` (dateTime;
 	// PKB's example spells it `valueDatetime`, parse both). No tokens for patients who are
@@ -3856,7 +3895,10 @@ type ClientWithResponsesInterface interface {
 	// (OperationDefinition `Organization-t-generate-invitation-tokens`). System only;
 	// `X-Org-Public-Id` is required.
 	//
-	// In: `patientIdentifier` (valueIdentifier), 1..500; only NHS, CHI and H&C numbers,
+	// In: `patientIdentifier` (valueIdentifier), 1..500; only NHS, CHI and H&C numbers
+	// (systems `https://fhir.nhs.uk/Id/nhs-number`,
+	// `urn:oid:2.16.840.1.113883.2.1.3.2.4.16.53`,
+	// `urn:uuid:1479257a-ce8f-482a-89fa-429ac066c158`; docs/pkb-api.md §2.1),
 	// an unsupported system rejects the whole request. Out: `patientTokens`, 1..500, with
 	// parts `patientIdentifier`, `token` (string), `code` (string) and `expiry` (dateTime;
 	// PKB's example spells it `valueDatetime`, parse both). No tokens for patients who are
@@ -3899,7 +3941,10 @@ type ClientWithResponsesInterface interface {
 	// §6.8). The System scope sends several identifiers, so it is modelled as a type-level
 	// POST with a Parameters body. System only; `X-Org-Public-Id` is required.
 	//
-	// In: `patientIdentifier` (valueIdentifier), 1..100: national IDs or the PKB public ID
+	// In: `patientIdentifier` (valueIdentifier), 1..100: national IDs of any system PKB
+	// supports (NHS, CHI, Health and Care, IHI, SSN, SIN, HKID, BSN
+	// `http://fhir.nl/fhir/NamingSystem/bsn`, KVNR, Kuwait Civil ID; PKB's own examples use
+	// BSN; docs/pkb-api.md §2.1) or the PKB public ID
 	// (system `urn:uuid:cd97da65-0aa4-43a6-b695-cfd0c6f3267d`); identifiers outside the
 	// organisation or its network are ignored. Out: `lastDataPointsResult` with parts
 	// `patientIdentifier` and `lastRecordUpdate`. PKB's example puts `lastRecordUpdate` as
@@ -3921,7 +3966,10 @@ type ClientWithResponsesInterface interface {
 	// §6.8). The System scope sends several identifiers, so it is modelled as a type-level
 	// POST with a Parameters body. System only; `X-Org-Public-Id` is required.
 	//
-	// In: `patientIdentifier` (valueIdentifier), 1..100: national IDs or the PKB public ID
+	// In: `patientIdentifier` (valueIdentifier), 1..100: national IDs of any system PKB
+	// supports (NHS, CHI, Health and Care, IHI, SSN, SIN, HKID, BSN
+	// `http://fhir.nl/fhir/NamingSystem/bsn`, KVNR, Kuwait Civil ID; PKB's own examples use
+	// BSN; docs/pkb-api.md §2.1) or the PKB public ID
 	// (system `urn:uuid:cd97da65-0aa4-43a6-b695-cfd0c6f3267d`); identifiers outside the
 	// organisation or its network are ignored. Out: `lastDataPointsResult` with parts
 	// `patientIdentifier` and `lastRecordUpdate`. PKB's example puts `lastRecordUpdate` as
@@ -3942,7 +3990,10 @@ type ClientWithResponsesInterface interface {
 	// type: System; `X-Org-Public-Id` is required.
 	//
 	// In: `patientIdentifier` (valueIdentifier), 1..5000. Only NHS, CHI and Health & Care
-	// numbers are supported; one unsupported system rejects the whole request.
+	// numbers are supported; one unsupported system rejects the whole request. Their
+	// systems (PKB's "Identifier Systems" page, docs/pkb-api.md §2.1):
+	// `https://fhir.nhs.uk/Id/nhs-number`, `urn:oid:2.16.840.1.113883.2.1.3.2.4.16.53` (CHI),
+	// `urn:uuid:1479257a-ce8f-482a-89fa-429ac066c158` (Health and Care Number).
 	// Out: `patientStatus`, 1..5000, each with parts `patientIdentifier` (1..1), `deceased`
 	// and `registered` (boolean, returned when the patient is found or the diagnostics say
 	// 'No access'), `dateOfBirth` (only when found) and a diagnostics part ('Not found' /
@@ -3960,7 +4011,10 @@ type ClientWithResponsesInterface interface {
 	// type: System; `X-Org-Public-Id` is required.
 	//
 	// In: `patientIdentifier` (valueIdentifier), 1..5000. Only NHS, CHI and Health & Care
-	// numbers are supported; one unsupported system rejects the whole request.
+	// numbers are supported; one unsupported system rejects the whole request. Their
+	// systems (PKB's "Identifier Systems" page, docs/pkb-api.md §2.1):
+	// `https://fhir.nhs.uk/Id/nhs-number`, `urn:oid:2.16.840.1.113883.2.1.3.2.4.16.53` (CHI),
+	// `urn:uuid:1479257a-ce8f-482a-89fa-429ac066c158` (Health and Care Number).
 	// Out: `patientStatus`, 1..5000, each with parts `patientIdentifier` (1..1), `deceased`
 	// and `registered` (boolean, returned when the patient is found or the diagnostics say
 	// 'No access'), `dateOfBirth` (only when found) and a diagnostics part ('Not found' /
@@ -5975,7 +6029,10 @@ func (c *ClientWithResponses) ReadOperationDefinitionWithResponse(ctx context.Co
 // (OperationDefinition `Organization-t-generate-invitation-tokens`). System only;
 // `X-Org-Public-Id` is required.
 //
-// In: `patientIdentifier` (valueIdentifier), 1..500; only NHS, CHI and H&C numbers,
+// In: `patientIdentifier` (valueIdentifier), 1..500; only NHS, CHI and H&C numbers
+// (systems `https://fhir.nhs.uk/Id/nhs-number`,
+// `urn:oid:2.16.840.1.113883.2.1.3.2.4.16.53`,
+// `urn:uuid:1479257a-ce8f-482a-89fa-429ac066c158`; docs/pkb-api.md §2.1),
 // an unsupported system rejects the whole request. Out: `patientTokens`, 1..500, with
 // parts `patientIdentifier`, `token` (string), `code` (string) and `expiry` (dateTime;
 // PKB's example spells it `valueDatetime`, parse both). No tokens for patients who are
@@ -6000,7 +6057,10 @@ func (c *ClientWithResponses) OrganizationGenerateInvitationTokensWithBodyWithRe
 // (OperationDefinition `Organization-t-generate-invitation-tokens`). System only;
 // `X-Org-Public-Id` is required.
 //
-// In: `patientIdentifier` (valueIdentifier), 1..500; only NHS, CHI and H&C numbers,
+// In: `patientIdentifier` (valueIdentifier), 1..500; only NHS, CHI and H&C numbers
+// (systems `https://fhir.nhs.uk/Id/nhs-number`,
+// `urn:oid:2.16.840.1.113883.2.1.3.2.4.16.53`,
+// `urn:uuid:1479257a-ce8f-482a-89fa-429ac066c158`; docs/pkb-api.md §2.1),
 // an unsupported system rejects the whole request. Out: `patientTokens`, 1..500, with
 // parts `patientIdentifier`, `token` (string), `code` (string) and `expiry` (dateTime;
 // PKB's example spells it `valueDatetime`, parse both). No tokens for patients who are
@@ -6061,7 +6121,10 @@ func (c *ClientWithResponses) SearchPatientWithResponse(ctx context.Context, par
 // §6.8). The System scope sends several identifiers, so it is modelled as a type-level
 // POST with a Parameters body. System only; `X-Org-Public-Id` is required.
 //
-// In: `patientIdentifier` (valueIdentifier), 1..100: national IDs or the PKB public ID
+// In: `patientIdentifier` (valueIdentifier), 1..100: national IDs of any system PKB
+// supports (NHS, CHI, Health and Care, IHI, SSN, SIN, HKID, BSN
+// `http://fhir.nl/fhir/NamingSystem/bsn`, KVNR, Kuwait Civil ID; PKB's own examples use
+// BSN; docs/pkb-api.md §2.1) or the PKB public ID
 // (system `urn:uuid:cd97da65-0aa4-43a6-b695-cfd0c6f3267d`); identifiers outside the
 // organisation or its network are ignored. Out: `lastDataPointsResult` with parts
 // `patientIdentifier` and `lastRecordUpdate`. PKB's example puts `lastRecordUpdate` as
@@ -6089,7 +6152,10 @@ func (c *ClientWithResponses) PatientDateOfLastDataPointWithBodyWithResponse(ctx
 // §6.8). The System scope sends several identifiers, so it is modelled as a type-level
 // POST with a Parameters body. System only; `X-Org-Public-Id` is required.
 //
-// In: `patientIdentifier` (valueIdentifier), 1..100: national IDs or the PKB public ID
+// In: `patientIdentifier` (valueIdentifier), 1..100: national IDs of any system PKB
+// supports (NHS, CHI, Health and Care, IHI, SSN, SIN, HKID, BSN
+// `http://fhir.nl/fhir/NamingSystem/bsn`, KVNR, Kuwait Civil ID; PKB's own examples use
+// BSN; docs/pkb-api.md §2.1) or the PKB public ID
 // (system `urn:uuid:cd97da65-0aa4-43a6-b695-cfd0c6f3267d`); identifiers outside the
 // organisation or its network are ignored. Out: `lastDataPointsResult` with parts
 // `patientIdentifier` and `lastRecordUpdate`. PKB's example puts `lastRecordUpdate` as
@@ -6116,7 +6182,10 @@ func (c *ClientWithResponses) PatientDateOfLastDataPointWithApplicationFhirPlusJ
 // type: System; `X-Org-Public-Id` is required.
 //
 // In: `patientIdentifier` (valueIdentifier), 1..5000. Only NHS, CHI and Health & Care
-// numbers are supported; one unsupported system rejects the whole request.
+// numbers are supported; one unsupported system rejects the whole request. Their
+// systems (PKB's "Identifier Systems" page, docs/pkb-api.md §2.1):
+// `https://fhir.nhs.uk/Id/nhs-number`, `urn:oid:2.16.840.1.113883.2.1.3.2.4.16.53` (CHI),
+// `urn:uuid:1479257a-ce8f-482a-89fa-429ac066c158` (Health and Care Number).
 // Out: `patientStatus`, 1..5000, each with parts `patientIdentifier` (1..1), `deceased`
 // and `registered` (boolean, returned when the patient is found or the diagnostics say
 // 'No access'), `dateOfBirth` (only when found) and a diagnostics part ('Not found' /
@@ -6140,7 +6209,10 @@ func (c *ClientWithResponses) PatientStatusQueryWithBodyWithResponse(ctx context
 // type: System; `X-Org-Public-Id` is required.
 //
 // In: `patientIdentifier` (valueIdentifier), 1..5000. Only NHS, CHI and Health & Care
-// numbers are supported; one unsupported system rejects the whole request.
+// numbers are supported; one unsupported system rejects the whole request. Their
+// systems (PKB's "Identifier Systems" page, docs/pkb-api.md §2.1):
+// `https://fhir.nhs.uk/Id/nhs-number`, `urn:oid:2.16.840.1.113883.2.1.3.2.4.16.53` (CHI),
+// `urn:uuid:1479257a-ce8f-482a-89fa-429ac066c158` (Health and Care Number).
 // Out: `patientStatus`, 1..5000, each with parts `patientIdentifier` (1..1), `deceased`
 // and `registered` (boolean, returned when the patient is found or the diagnostics say
 // 'No access'), `dateOfBirth` (only when found) and a diagnostics part ('Not found' /
