@@ -71,9 +71,14 @@ const (
 	// SeedAggregatedQuestionnaireID is an advanced questionnaire for the
 	// Aggregated $send-questionnaire-request.
 	SeedAggregatedQuestionnaireID = "5eed0e57-0000-4000-8000-000000000002"
-	// SeedServiceRequestIdentifier is the identifier of the Aggregated
-	// ServiceRequest that Alice's seeded QuestionnaireResponses are based on.
-	SeedServiceRequestIdentifier = "5eed0e57-0000-4000-8000-00000000b001"
+	// SeedServiceRequestIdentifier is the identifier value of the Aggregated
+	// ServiceRequest that Alice's seeded QuestionnaireResponses are based on:
+	// as on PKB, the advanced Questionnaire's id, under identifier system
+	// http://hl7.org/fhir/R4/questionnaire (docs/pkb-api.md §2.4).
+	SeedServiceRequestIdentifier = SeedAggregatedQuestionnaireID
+	// SeedCarerConsentID is the Aggregated Consent that makes the second
+	// seeded patient Alice's carer (Consent/$carers).
+	SeedCarerConsentID = "5eedca7e-0000-4000-8000-000000000001"
 
 	// SeedDocumentIdentifierSystem is the system of seeded document
 	// identifiers (the identifier $read-receipt-query takes).
@@ -390,6 +395,16 @@ func seed(seedValue int64) *simData {
 		big := i == 0
 		d.seedClinical(p, big, put, putAgg, at)
 	}
+
+	// The second patient is Alice's carer, with the general-health label.
+	putAgg(obj{"resourceType": "Consent", "id": SeedCarerConsentID, "status": "active",
+		"scope":    obj{"coding": []any{obj{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}}},
+		"category": []any{obj{"text": "Carer (synthetic)"}},
+		"patient":  ref("Patient", SeedPatientID),
+		"provision": obj{"type": "permit", "actor": []any{obj{
+			"role":      obj{"text": "Carer"},
+			"reference": ref("Patient", d.patients[1].ID)}},
+			"securityLabel": []any{obj{"system": SystemPrivacyLabel, "code": "GENERAL_HEALTH"}}}})
 	return d
 }
 
@@ -667,8 +682,13 @@ func (d *simData) seedClinical(p *SeedPatient, big bool, put, putAgg func(obj), 
 	if big {
 		srID := uuidFrom(rng)
 		putAgg(obj{"resourceType": "ServiceRequest", "id": srID, "status": "completed", "intent": "order", "subject": aggSubj(),
-			"identifier": []any{obj{"system": "http://fhir.patientsknowbest.com/id/questionnaire-request", "value": SeedServiceRequestIdentifier}},
-			"code":       concept("Advanced questionnaire request (synthetic)")})
+			"identifier": []any{obj{"system": questionnaireRequestSystem, "value": SeedServiceRequestIdentifier}},
+			"code":       obj{"text": "Questionnaire"},
+			"extension": []any{
+				obj{"url": "http://hl7.org/fhir/StructureDefinition/servicerequest-questionnaireRequest", "valueReference": ref("Questionnaire", SeedAggregatedQuestionnaireID)},
+				obj{"url": "http://fhir.patientsknowbest.com/structuredefinition/amendable-by", "valueCode": "patient"}}})
+		putAgg(obj{"resourceType": "Questionnaire", "id": SeedAggregatedQuestionnaireID, "status": "active", "name": "TestAdvancedQuestionnaire",
+			"title": "Testquestionnaire: wellbeing (synthetic)", "item": []any{obj{"linkId": "1", "text": "How are you? (synthetic)", "type": "string"}}})
 		for k := 0; k < 2; k++ {
 			putAgg(obj{"resourceType": "QuestionnaireResponse", "id": uuidFrom(rng), "status": "completed", "subject": aggSubj(),
 				"questionnaire": "Questionnaire/" + SeedAggregatedQuestionnaireID, "basedOn": []any{ref("ServiceRequest", srID)},

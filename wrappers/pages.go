@@ -230,7 +230,7 @@ func fetchPage[B any](ctx context.Context, d *doer, link string) (*B, error) {
 	if err != nil {
 		return nil, err
 	}
-	resp, err := d.do(req, op)
+	resp, err := d.do(req, op, false)
 	if err != nil {
 		return nil, err
 	}
