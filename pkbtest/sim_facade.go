@@ -66,6 +66,7 @@ func (s *Simulator) routes() map[access.Family]map[string]handlerFunc {
 			"listMeasurements":        restListMeasurements,
 			"listMeasurementApiRefs":  restAPIRefs,
 			"listPatientMeasurements": restPatientMeasurements,
+			"breakTheGlass":           restBreakTheGlass,
 		},
 	}
 }

@@ -3,10 +3,12 @@ package pkbtest_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/oapi-codegen/runtime/types"
 
@@ -447,8 +449,15 @@ func TestRESTAPI(t *testing.T) {
 	c := ctx(t)
 	pat := userClient(t, s, "PATIENT").REST
 	m := ok(t)(pat.GetSelfWithResponse(c))
-	if get(m, "id") != pkbtest.SeedPatientRESTID || get(m, "userType") != "PATIENT" {
+	// PKB's real sample: userType null even for a patient, "M"/"m", the
+	// national id named "NHS number" for GB-ENG and GB-WLS, boolean patient.
+	if v, present := m["userType"]; get(m, "id") != pkbtest.SeedPatientRESTID || !present || v != nil || get(m, "patient") != true ||
+		get(m, "gender") != "F" || get(m, "genderMF") != "f" || get(m, "country") != "GB-ENG" ||
+		get(list(m, "nationalIds")[0], "name") != "NHS number" || fmt.Sprint(get(list(m, "nationalIds")[0], "countryCodes")) != "[GB-ENG GB-WLS]" {
 		t.Errorf("users/self = %v", m)
+	}
+	if self, err := pat.GetSelfWithResponse(c); err != nil || self.JSON200 == nil || self.JSON200.UserType != nil || self.JSON200.Patient == nil || !*self.JSON200.Patient {
+		t.Errorf("users/self decoded = %+v, %v", self, err)
 	}
 	r, err := pat.ListMeasurementApiRefsWithResponse(c)
 	if err != nil || r.JSON200 == nil || len(*r.JSON200) == 0 {
@@ -492,6 +501,40 @@ func TestRESTAPI(t *testing.T) {
 		t.Errorf("recordAccessToken = %v", m)
 	}
 	ok(t)(teth.ListPatientMeasurementsWithResponse(c, pkbtest.SeedPatientRESTID, &restapi.ListPatientMeasurementsParams{APIRefs: []string{ref}}))
+
+	// listPatientMeasurements is open to a Coordinator too (PKB's measurements FAQ).
+	coord := userClient(t, s, "TEAMCOORD").REST
+	ok(t)(coord.ListPatientMeasurementsWithResponse(c, pkbtest.SeedPatientRESTID, &restapi.ListPatientMeasurementsParams{APIRefs: []string{ref}}))
+
+	// Break the glass: 30 minutes, a token; 404 for an unknown patient.
+	btg, err := clin.BreakTheGlassWithResponse(c, pkbtest.SeedPatientRESTID, &restapi.BreakTheGlassParams{UserID: ptr(pkbtest.SeedClinicianRESTID)})
+	if err != nil || btg.JSON200 == nil || btg.JSON200.Token == nil || btg.JSON200.ValidUntil == nil {
+		t.Fatalf("break the glass: %v %+v", err, btg)
+	}
+	if until, perr := time.Parse(time.RFC3339, *btg.JSON200.ValidUntil); perr != nil || time.Until(until) < 29*time.Minute || time.Until(until) > 31*time.Minute {
+		t.Errorf("BTG valid until %v (%v), want 30 minutes from now", *btg.JSON200.ValidUntil, perr)
+	}
+	expect(t, http.StatusNotFound)(clin.BreakTheGlassWithResponse(c, "1", &restapi.BreakTheGlassParams{}))
+}
+
+// TestRESTWrongUserType: PKB's REST API answers a token of the wrong user
+// type with 401 and a text message, not 403 (PKB's Break The Glass page).
+// The wrappers refuse such a call before I/O, so this sends it raw.
+func TestRESTWrongUserType(t *testing.T) {
+	s := newSim(t)
+	tok := token(t, userSource(t, s, "PATIENT"))
+	req, _ := http.NewRequest(http.MethodPost, s.Environment().RESTURL+"/v2/consents/BTG/"+pkbtest.SeedPatientRESTID, nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") ||
+		!strings.Contains(string(b), "Method requires a user within scope(s) CLINICIAN") || !strings.Contains(string(b), "UserType PATIENT") {
+		t.Errorf("wrong user type: %s %q %q", resp.Status, resp.Header.Get("Content-Type"), b)
+	}
 }
 
 // TestCustomerBasePath: the Customer endpoints end in /fhir as PKB's

@@ -327,7 +327,7 @@ func seed(seedValue int64) *simData {
 		put(obj{"resourceType": "Practitioner", "id": p.id, "active": true, "name": []any{name},
 			"telecom": []any{obj{"system": "email", "value": fmt.Sprintf("%s.%s@example.invalid", p.given, p.family)}}})
 		if p.restID != "" {
-			d.restUsers[p.restID] = obj{"id": p.restID, "userType": p.userType, "firstName": p.given, "lastName": p.family,
+			d.restUsers[p.restID] = obj{"id": p.restID, "userType": p.userType, "patient": false, "firstName": p.given, "lastName": p.family,
 				"title": p.prefix, "email": fmt.Sprintf("%s.%s@example.invalid", p.given, p.family),
 				"organizationName": d.orgs[SeedOrgPublicID].name, "teamName": d.orgs[SeedTeamID].name, "jobTitle": map[string]string{"CLINICIAN": "Consultant (synthetic)", "TEAMCOORD": "Team coordinator (synthetic)"}[p.userType]}
 		}

@@ -178,5 +178,6 @@ var Operations = []Operation{
 	{Family: FamilyRESTAPI, ID: "createRecordAccessToken", Method: "GET", Path: "/v1/users/{userId}/recordAccessToken", Grants: []string{"user:CLINICIAN", "user:TEAMCOORD", "tethered:SITE"}, ReadOnly: false},
 	{Family: FamilyRESTAPI, ID: "listMeasurements", Method: "GET", Path: "/v2-beta/measurements", Grants: []string{"user:PATIENT"}, ReadOnly: false, RequiredQuery: []string{"apiRefs"}},
 	{Family: FamilyRESTAPI, ID: "listMeasurementApiRefs", Method: "GET", Path: "/v2-beta/measurements/apiRefs", Grants: []string{"public"}, ReadOnly: false},
-	{Family: FamilyRESTAPI, ID: "listPatientMeasurements", Method: "GET", Path: "/v2-beta/measurements/{patientId}", Grants: []string{"user:CLINICIAN", "tethered:SITE"}, ReadOnly: false, RequiredQuery: []string{"apiRefs"}},
+	{Family: FamilyRESTAPI, ID: "listPatientMeasurements", Method: "GET", Path: "/v2-beta/measurements/{patientId}", Grants: []string{"user:CLINICIAN", "user:TEAMCOORD", "tethered:SITE"}, ReadOnly: false, RequiredQuery: []string{"apiRefs"}},
+	{Family: FamilyRESTAPI, ID: "breakTheGlass", Method: "POST", Path: "/v2/consents/BTG/{patientId}", Grants: []string{"user:CLINICIAN", "tethered:SITE"}, ReadOnly: false},
 }
