@@ -512,9 +512,14 @@ type ClientInterface interface {
 	//
 	// Returns `Parameters` with one `purview` valueReference: the Team (Organization),
 	// Individual Professional (Practitioner) or Carer/Patient (Patient) that a Consent's
-	// `actor` must match. Patient apps use it to learn their own PKB public ID. Open to
-	// patient and clinician users (documented use) and to System Clients (PKB's code lists
-	// purview among the Facade services without a user-type restriction).
+	// `actor` must match. Patient apps use it to learn their own PKB public ID: the
+	// documented caller is a patient-scoped User Client token (docs/pkb-api.md §2.1).
+	//
+	// ASSUMPTION: a User Client with scope CLINICIAN may call it; no PKB page shows one.
+	//
+	// ASSUMPTION: a System Client may call it; no PKB page says so (PKB's 2020 code lists
+	// purview among the Facade services without a user-type restriction, which is not a
+	// statement about client types).
 	//
 	// Corresponds with GET /$purview (the `Purview` operationId).
 	Purview(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -551,6 +556,10 @@ type ClientInterface interface {
 	// PKB's definition id `Consent-t-purview` implies (`t` = type-level, as in
 	// `Patient-t-status-query` at `POST /Patient/$status-query`). Which of the two URLs PKB
 	// serves is not documented (API.md §6.8).
+	//
+	// ASSUMPTION: a User Client with scope CLINICIAN may call it; no PKB page shows one.
+	//
+	// ASSUMPTION: a System Client may call it; no PKB page says so.
 	//
 	// Corresponds with GET /Consent/$purview (the `ConsentPurview` operationId).
 	ConsentPurview(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -956,8 +965,13 @@ type ClientInterface interface {
 	//
 	// The "Questionnaire Search API" of PKB's simple-questionnaire workflow, used to obtain
 	// questionnaire ids for `$send-questionnaire-request`. PKB documents it for System
-	// callers; clinicians and patients are included because they send and answer
-	// questionnaires in the same workflow.
+	// callers (docs/pkb-api.md §2.1).
+	//
+	// ASSUMPTION: a User Client with scope PATIENT may call it; no PKB page shows a patient
+	// token on Questionnaire search (included because patients answer questionnaires).
+	//
+	// ASSUMPTION: a User Client with scope CLINICIAN may call it; no PKB page shows a
+	// clinician token on Questionnaire search (included because clinicians send them).
 	//
 	// Corresponds with GET /Questionnaire (the `SearchQuestionnaire` operationId).
 	SearchQuestionnaire(ctx context.Context, params *SearchQuestionnaireParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -984,8 +998,13 @@ type ClientInterface interface {
 	//
 	// ASSUMPTION (API.md §6.12): parameter cardinalities and the response are not
 	// documented; the response is modelled as a Parameters or an OperationOutcome, with
-	// 200 or 201. Access: PKB's workflow is a System call; clinicians are included because
-	// the requestor is a clinician (reasoning, not documented). Not read-only.
+	// 200 or 201. Not read-only.
+	//
+	// Access: PKB's examples call it as a System Client with `X-Org-Public-Id`
+	// (docs/pkb-api.md §2.1).
+	//
+	// ASSUMPTION: a User Client with scope CLINICIAN may call it; no PKB page shows a
+	// clinician token on this operation (included because the requestor is a clinician).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1009,8 +1028,13 @@ type ClientInterface interface {
 	//
 	// ASSUMPTION (API.md §6.12): parameter cardinalities and the response are not
 	// documented; the response is modelled as a Parameters or an OperationOutcome, with
-	// 200 or 201. Access: PKB's workflow is a System call; clinicians are included because
-	// the requestor is a clinician (reasoning, not documented). Not read-only.
+	// 200 or 201. Not read-only.
+	//
+	// Access: PKB's examples call it as a System Client with `X-Org-Public-Id`
+	// (docs/pkb-api.md §2.1).
+	//
+	// ASSUMPTION: a User Client with scope CLINICIAN may call it; no PKB page shows a
+	// clinician token on this operation (included because the requestor is a clinician).
 	//
 	// Takes a body of the `application/fhir+json` content type.
 	//
@@ -1043,9 +1067,14 @@ type ClientInterface interface {
 //
 // Returns `Parameters` with one `purview` valueReference: the Team (Organization),
 // Individual Professional (Practitioner) or Carer/Patient (Patient) that a Consent's
-// `actor` must match. Patient apps use it to learn their own PKB public ID. Open to
-// patient and clinician users (documented use) and to System Clients (PKB's code lists
-// purview among the Facade services without a user-type restriction).
+// `actor` must match. Patient apps use it to learn their own PKB public ID: the
+// documented caller is a patient-scoped User Client token (docs/pkb-api.md §2.1).
+//
+// ASSUMPTION: a User Client with scope CLINICIAN may call it; no PKB page shows one.
+//
+// ASSUMPTION: a System Client may call it; no PKB page says so (PKB's 2020 code lists
+// purview among the Facade services without a user-type restriction, which is not a
+// statement about client types).
 //
 // Corresponds with GET /$purview (the `Purview` operationId).
 func (c *Client) Purview(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1122,6 +1151,10 @@ func (c *Client) SearchConsent(ctx context.Context, params *SearchConsentParams,
 // PKB's definition id `Consent-t-purview` implies (`t` = type-level, as in
 // `Patient-t-status-query` at `POST /Patient/$status-query`). Which of the two URLs PKB
 // serves is not documented (API.md §6.8).
+//
+// ASSUMPTION: a User Client with scope CLINICIAN may call it; no PKB page shows one.
+//
+// ASSUMPTION: a System Client may call it; no PKB page says so.
 //
 // Corresponds with GET /Consent/$purview (the `ConsentPurview` operationId).
 func (c *Client) ConsentPurview(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1817,8 +1850,13 @@ func (c *Client) ReadProcedureRequest(ctx context.Context, id ResourceId, reqEdi
 //
 // The "Questionnaire Search API" of PKB's simple-questionnaire workflow, used to obtain
 // questionnaire ids for `$send-questionnaire-request`. PKB documents it for System
-// callers; clinicians and patients are included because they send and answer
-// questionnaires in the same workflow.
+// callers (docs/pkb-api.md §2.1).
+//
+// ASSUMPTION: a User Client with scope PATIENT may call it; no PKB page shows a patient
+// token on Questionnaire search (included because patients answer questionnaires).
+//
+// ASSUMPTION: a User Client with scope CLINICIAN may call it; no PKB page shows a
+// clinician token on Questionnaire search (included because clinicians send them).
 //
 // Corresponds with GET /Questionnaire (the `SearchQuestionnaire` operationId).
 func (c *Client) SearchQuestionnaire(ctx context.Context, params *SearchQuestionnaireParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1865,8 +1903,13 @@ func (c *Client) ReadQuestionnaire(ctx context.Context, id ResourceId, reqEditor
 //
 // ASSUMPTION (API.md §6.12): parameter cardinalities and the response are not
 // documented; the response is modelled as a Parameters or an OperationOutcome, with
-// 200 or 201. Access: PKB's workflow is a System call; clinicians are included because
-// the requestor is a clinician (reasoning, not documented). Not read-only.
+// 200 or 201. Not read-only.
+//
+// Access: PKB's examples call it as a System Client with `X-Org-Public-Id`
+// (docs/pkb-api.md §2.1).
+//
+// ASSUMPTION: a User Client with scope CLINICIAN may call it; no PKB page shows a
+// clinician token on this operation (included because the requestor is a clinician).
 //
 // Takes any type of body and a specified content type.
 //
@@ -1900,8 +1943,13 @@ func (c *Client) QuestionnaireSendQuestionnaireRequestWithBody(ctx context.Conte
 //
 // ASSUMPTION (API.md §6.12): parameter cardinalities and the response are not
 // documented; the response is modelled as a Parameters or an OperationOutcome, with
-// 200 or 201. Access: PKB's workflow is a System call; clinicians are included because
-// the requestor is a clinician (reasoning, not documented). Not read-only.
+// 200 or 201. Not read-only.
+//
+// Access: PKB's examples call it as a System Client with `X-Org-Public-Id`
+// (docs/pkb-api.md §2.1).
+//
+// ASSUMPTION: a User Client with scope CLINICIAN may call it; no PKB page shows a
+// clinician token on this operation (included because the requestor is a clinician).
 //
 // Takes a body of the `application/fhir+json` content type.
 //
@@ -3690,9 +3738,14 @@ type ClientWithResponsesInterface interface {
 	//
 	// Returns `Parameters` with one `purview` valueReference: the Team (Organization),
 	// Individual Professional (Practitioner) or Carer/Patient (Patient) that a Consent's
-	// `actor` must match. Patient apps use it to learn their own PKB public ID. Open to
-	// patient and clinician users (documented use) and to System Clients (PKB's code lists
-	// purview among the Facade services without a user-type restriction).
+	// `actor` must match. Patient apps use it to learn their own PKB public ID: the
+	// documented caller is a patient-scoped User Client token (docs/pkb-api.md §2.1).
+	//
+	// ASSUMPTION: a User Client with scope CLINICIAN may call it; no PKB page shows one.
+	//
+	// ASSUMPTION: a System Client may call it; no PKB page says so (PKB's 2020 code lists
+	// purview among the Facade services without a user-type restriction, which is not a
+	// statement about client types).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3737,6 +3790,10 @@ type ClientWithResponsesInterface interface {
 	// PKB's definition id `Consent-t-purview` implies (`t` = type-level, as in
 	// `Patient-t-status-query` at `POST /Patient/$status-query`). Which of the two URLs PKB
 	// serves is not documented (API.md §6.8).
+	//
+	// ASSUMPTION: a User Client with scope CLINICIAN may call it; no PKB page shows one.
+	//
+	// ASSUMPTION: a System Client may call it; no PKB page says so.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4172,8 +4229,13 @@ type ClientWithResponsesInterface interface {
 	//
 	// The "Questionnaire Search API" of PKB's simple-questionnaire workflow, used to obtain
 	// questionnaire ids for `$send-questionnaire-request`. PKB documents it for System
-	// callers; clinicians and patients are included because they send and answer
-	// questionnaires in the same workflow.
+	// callers (docs/pkb-api.md §2.1).
+	//
+	// ASSUMPTION: a User Client with scope PATIENT may call it; no PKB page shows a patient
+	// token on Questionnaire search (included because patients answer questionnaires).
+	//
+	// ASSUMPTION: a User Client with scope CLINICIAN may call it; no PKB page shows a
+	// clinician token on Questionnaire search (included because clinicians send them).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4204,8 +4266,13 @@ type ClientWithResponsesInterface interface {
 	//
 	// ASSUMPTION (API.md §6.12): parameter cardinalities and the response are not
 	// documented; the response is modelled as a Parameters or an OperationOutcome, with
-	// 200 or 201. Access: PKB's workflow is a System call; clinicians are included because
-	// the requestor is a clinician (reasoning, not documented). Not read-only.
+	// 200 or 201. Not read-only.
+	//
+	// Access: PKB's examples call it as a System Client with `X-Org-Public-Id`
+	// (docs/pkb-api.md §2.1).
+	//
+	// ASSUMPTION: a User Client with scope CLINICIAN may call it; no PKB page shows a
+	// clinician token on this operation (included because the requestor is a clinician).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4229,8 +4296,13 @@ type ClientWithResponsesInterface interface {
 	//
 	// ASSUMPTION (API.md §6.12): parameter cardinalities and the response are not
 	// documented; the response is modelled as a Parameters or an OperationOutcome, with
-	// 200 or 201. Access: PKB's workflow is a System call; clinicians are included because
-	// the requestor is a clinician (reasoning, not documented). Not read-only.
+	// 200 or 201. Not read-only.
+	//
+	// Access: PKB's examples call it as a System Client with `X-Org-Public-Id`
+	// (docs/pkb-api.md §2.1).
+	//
+	// ASSUMPTION: a User Client with scope CLINICIAN may call it; no PKB page shows a
+	// clinician token on this operation (included because the requestor is a clinician).
 	//
 	// Takes a body of the `application/fhir+json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5762,9 +5834,14 @@ func (r CapabilitiesResponse) ContentType() string {
 //
 // Returns `Parameters` with one `purview` valueReference: the Team (Organization),
 // Individual Professional (Practitioner) or Carer/Patient (Patient) that a Consent's
-// `actor` must match. Patient apps use it to learn their own PKB public ID. Open to
-// patient and clinician users (documented use) and to System Clients (PKB's code lists
-// purview among the Facade services without a user-type restriction).
+// `actor` must match. Patient apps use it to learn their own PKB public ID: the
+// documented caller is a patient-scoped User Client token (docs/pkb-api.md §2.1).
+//
+// ASSUMPTION: a User Client with scope CLINICIAN may call it; no PKB page shows one.
+//
+// ASSUMPTION: a System Client may call it; no PKB page says so (PKB's 2020 code lists
+// purview among the Facade services without a user-type restriction, which is not a
+// statement about client types).
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -5833,6 +5910,10 @@ func (c *ClientWithResponses) SearchConsentWithResponse(ctx context.Context, par
 // PKB's definition id `Consent-t-purview` implies (`t` = type-level, as in
 // `Patient-t-status-query` at `POST /Patient/$status-query`). Which of the two URLs PKB
 // serves is not documented (API.md §6.8).
+//
+// ASSUMPTION: a User Client with scope CLINICIAN may call it; no PKB page shows one.
+//
+// ASSUMPTION: a System Client may call it; no PKB page says so.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6442,8 +6523,13 @@ func (c *ClientWithResponses) ReadProcedureRequestWithResponse(ctx context.Conte
 //
 // The "Questionnaire Search API" of PKB's simple-questionnaire workflow, used to obtain
 // questionnaire ids for `$send-questionnaire-request`. PKB documents it for System
-// callers; clinicians and patients are included because they send and answer
-// questionnaires in the same workflow.
+// callers (docs/pkb-api.md §2.1).
+//
+// ASSUMPTION: a User Client with scope PATIENT may call it; no PKB page shows a patient
+// token on Questionnaire search (included because patients answer questionnaires).
+//
+// ASSUMPTION: a User Client with scope CLINICIAN may call it; no PKB page shows a
+// clinician token on Questionnaire search (included because clinicians send them).
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6486,8 +6572,13 @@ func (c *ClientWithResponses) ReadQuestionnaireWithResponse(ctx context.Context,
 //
 // ASSUMPTION (API.md §6.12): parameter cardinalities and the response are not
 // documented; the response is modelled as a Parameters or an OperationOutcome, with
-// 200 or 201. Access: PKB's workflow is a System call; clinicians are included because
-// the requestor is a clinician (reasoning, not documented). Not read-only.
+// 200 or 201. Not read-only.
+//
+// Access: PKB's examples call it as a System Client with `X-Org-Public-Id`
+// (docs/pkb-api.md §2.1).
+//
+// ASSUMPTION: a User Client with scope CLINICIAN may call it; no PKB page shows a
+// clinician token on this operation (included because the requestor is a clinician).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6517,8 +6608,13 @@ func (c *ClientWithResponses) QuestionnaireSendQuestionnaireRequestWithBodyWithR
 //
 // ASSUMPTION (API.md §6.12): parameter cardinalities and the response are not
 // documented; the response is modelled as a Parameters or an OperationOutcome, with
-// 200 or 201. Access: PKB's workflow is a System call; clinicians are included because
-// the requestor is a clinician (reasoning, not documented). Not read-only.
+// 200 or 201. Not read-only.
+//
+// Access: PKB's examples call it as a System Client with `X-Org-Public-Id`
+// (docs/pkb-api.md §2.1).
+//
+// ASSUMPTION: a User Client with scope CLINICIAN may call it; no PKB page shows a
+// clinician token on this operation (included because the requestor is a clinician).
 //
 // Takes a body of the `application/fhir+json` content type, and returns a wrapper object for the known response body format(s).
 //
