@@ -317,6 +317,14 @@ func (c *call) unauthorized(code ResponseCode, desc string) {
 		ch += fmt.Sprintf(`, error=%q, error_description=%q`, errCode, string(code)+": "+desc)
 	}
 	c.w.Header().Set("WWW-Authenticate", ch)
+	if c.fam.id == access.FamilyRESTAPI {
+		// PKB's REST API answers 401 in plain text (docs/pkb-api.md §2.5).
+		c.w.Header().Set("Content-Type", "text/plain;charset=UTF-8")
+		c.status = http.StatusUnauthorized
+		c.w.WriteHeader(http.StatusUnauthorized)
+		_, _ = fmt.Fprintf(c.w, "Login context is null. Error opening authorization request with supplied tokenHeader. %s: %s", code, desc)
+		return
+	}
 	c.fail(http.StatusUnauthorized, "login", code, desc)
 }
 
