@@ -65,7 +65,7 @@ var Sandbox = Environment{
 // hosts oauth2.patientsknowbest.com and iam.patientsknowbest.com, the
 // aggregated-fhir.patientsknowbest.com and fhir-api.patientsknowbest.com
 // hosts, and the paths on my.patientsknowbest.com are the sandbox pattern with
-// "sandbox." removed (API.md §6.1-2). Confirm them with PKB before going live
+// "sandbox." removed (docs/pkb-api.md §6.1-2). Confirm them with PKB before going live
 // and override any that differ.
 var UKProduction = Environment{
 	Name:             "uk-production",

@@ -34,7 +34,7 @@
 // validated against those documents with kin-openapi's openapi3filter, so a
 // request the contract does not allow gets a 400 OperationOutcome naming the
 // problem; PKB's token, client-type, user-type and X-Org-Public-Id rules
-// apply as API.md §3-4 describe. Use [NewServer] in tests (like
+// apply as docs/pkb-api.md §3-4 describe. Use [NewServer] in tests (like
 // httptest.NewServer) or [NewSimulator] and [Simulator.Start] in a program;
 // [Simulator.Environment] points the authn and wrappers packages at it.
 //

@@ -84,7 +84,7 @@ func facadeCapabilities(c *call) {
 }
 
 // operationDefs describes PKB's operations for the synthesised
-// OperationDefinitions: in-parameters and out-parameters as API.md §2.1
+// OperationDefinitions: in-parameters and out-parameters as docs/pkb-api.md §2.1
 // documents them (part names PKB does not document are the simulator's).
 var operationDefs = map[string]struct {
 	code, resource string
@@ -135,7 +135,7 @@ func readOperationDefinition(c *call) {
 	res := obj{"resourceType": "OperationDefinition", "id": id, "url": "http://fhir.patientsknowbest.com/operation/" + def.code,
 		"name": def.code, "status": "active", "kind": "operation", "code": def.code, "resource": []any{def.resource},
 		"system": false, "type": !def.instance, "instance": def.instance,
-		"description": "Synthesised by pkbtest from API.md; PKB's own definition may differ."}
+		"description": "Synthesised by pkbtest from docs/pkb-api.md; PKB's own definition may differ."}
 	if len(params) > 0 {
 		res["parameter"] = params
 	}
@@ -408,7 +408,7 @@ func generateInvitationTokens(c *call) {
 	for _, id := range ids {
 		p := d.patientByIdentifier(id)
 		// No tokens for deceased, unknown, registered, undated or under-16
-		// patients (API.md §2.1).
+		// patients (docs/pkb-api.md §2.1).
 		if p == nil || p.OrgID != c.actor.orgID || p.Deceased || p.Registered || p.BirthDate == "" || age(p.BirthDate, now) < 16 {
 			continue
 		}
@@ -591,7 +591,7 @@ func searchPerson(c *call) {
 	c.writeSearch(out, nil)
 }
 
-// The Person operations are undocumented by PKB (API.md §6.21); the
+// The Person operations are undocumented by PKB (docs/pkb-api.md §6.21); the
 // simulator gives them a plausible, harmless shape: $destroy removes a
 // Person and returns a request id whose $delete_status is COMPLETED.
 func personDestroy(c *call) {

@@ -18,7 +18,7 @@ import (
 )
 
 // ResponseCodeSystem is PKB's CodeSystem of error codes, carried in
-// OperationOutcome.issue.details.coding (API.md §4).
+// OperationOutcome.issue.details.coding (docs/pkb-api.md §4).
 const ResponseCodeSystem = "http://fhir.patientsknowbest.com/codesystem/response-code"
 
 // Further PKB response codes the resource endpoints answer with, besides the

@@ -103,7 +103,7 @@ const (
 	// $date-of-last-data-point examples use.
 	SystemBSN = string(nationalid.BSN)
 	// SystemPKBPublicID is the identifier system of PKB public ids in
-	// $date-of-last-data-point (API.md §2.1).
+	// $date-of-last-data-point (docs/pkb-api.md §2.1).
 	SystemPKBPublicID = "urn:uuid:cd97da65-0aa4-43a6-b695-cfd0c6f3267d"
 	// SystemAggregatedPublicID is the PKB public id system on Aggregated
 	// Patients.

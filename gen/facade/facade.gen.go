@@ -82,7 +82,7 @@ type SearchAppointmentParams struct {
 	// Prefix support: [eq, gt, lt, ge, le].
 	Date DateAnd `form:"date,omitempty" json:"date,omitempty"`
 
-	// Count ASSUMPTION: page-size hint. PKB does not document `_count` on the Facade (API.md
+	// Count ASSUMPTION: page-size hint. PKB does not document `_count` on the Facade (docs/pkb-api.md
 	// §6.11); the server may ignore it. Follow `Bundle.link[relation=next]` for more.
 	Count *Count `form:"_count,omitempty" json:"_count,omitempty"`
 }
@@ -98,7 +98,7 @@ type SearchCommunicationParams struct {
 	// Prefixes supported: [eq, gt, lt, ge, le].
 	Sent []string `form:"sent,omitempty" json:"sent,omitempty"`
 
-	// Count ASSUMPTION: page-size hint. PKB does not document `_count` on the Facade (API.md
+	// Count ASSUMPTION: page-size hint. PKB does not document `_count` on the Facade (docs/pkb-api.md
 	// §6.11); the server may ignore it. Follow `Bundle.link[relation=next]` for more.
 	Count *Count `form:"_count,omitempty" json:"_count,omitempty"`
 }
@@ -109,7 +109,7 @@ type SearchConsentParams struct {
 	// Modifier support: [<type>].
 	Patient PatientRequired `form:"patient" json:"patient"`
 
-	// Count ASSUMPTION: page-size hint. PKB does not document `_count` on the Facade (API.md
+	// Count ASSUMPTION: page-size hint. PKB does not document `_count` on the Facade (docs/pkb-api.md
 	// §6.11); the server may ignore it. Follow `Bundle.link[relation=next]` for more.
 	Count *Count `form:"_count,omitempty" json:"_count,omitempty"`
 }
@@ -130,7 +130,7 @@ type SearchDiagnosticReportParams struct {
 	// Prefix support: [eq, gt, lt, ge, le].
 	Date DateAnd `form:"date,omitempty" json:"date,omitempty"`
 
-	// Count ASSUMPTION: page-size hint. PKB does not document `_count` on the Facade (API.md
+	// Count ASSUMPTION: page-size hint. PKB does not document `_count` on the Facade (docs/pkb-api.md
 	// §6.11); the server may ignore it. Follow `Bundle.link[relation=next]` for more.
 	Count *Count `form:"_count,omitempty" json:"_count,omitempty"`
 }
@@ -158,7 +158,7 @@ type SearchDocumentReferenceParams struct {
 	// Multi-value support: none. Modifier support: [<type>].
 	SourceOrganisation *string `form:"source-organisation,omitempty" json:"source-organisation,omitempty"`
 
-	// Count ASSUMPTION: page-size hint. PKB does not document `_count` on the Facade (API.md
+	// Count ASSUMPTION: page-size hint. PKB does not document `_count` on the Facade (docs/pkb-api.md
 	// §6.11); the server may ignore it. Follow `Bundle.link[relation=next]` for more.
 	Count *Count `form:"_count,omitempty" json:"_count,omitempty"`
 }
@@ -173,7 +173,7 @@ type SearchEncounterParams struct {
 	// Prefix support: [gt, lt, eq].
 	Date []string `form:"date,omitempty" json:"date,omitempty"`
 
-	// Count ASSUMPTION: page-size hint. PKB does not document `_count` on the Facade (API.md
+	// Count ASSUMPTION: page-size hint. PKB does not document `_count` on the Facade (docs/pkb-api.md
 	// §6.11); the server may ignore it. Follow `Bundle.link[relation=next]` for more.
 	Count *Count `form:"_count,omitempty" json:"_count,omitempty"`
 }
@@ -184,7 +184,7 @@ type SearchNamingSystemParams struct {
 	// Modifier support: [exact] (`value:exact=...`, add it through a request editor).
 	Value string `form:"value" json:"value"`
 
-	// Count ASSUMPTION: page-size hint. PKB does not document `_count` on the Facade (API.md
+	// Count ASSUMPTION: page-size hint. PKB does not document `_count` on the Facade (docs/pkb-api.md
 	// §6.11); the server may ignore it. Follow `Bundle.link[relation=next]` for more.
 	Count *Count `form:"_count,omitempty" json:"_count,omitempty"`
 }
@@ -205,7 +205,7 @@ type SearchObservationParams struct {
 	// Prefix support: [eq, gt, lt, ge, le].
 	Date DateAnd `form:"date,omitempty" json:"date,omitempty"`
 
-	// Count ASSUMPTION: page-size hint. PKB does not document `_count` on the Facade (API.md
+	// Count ASSUMPTION: page-size hint. PKB does not document `_count` on the Facade (docs/pkb-api.md
 	// §6.11); the server may ignore it. Follow `Bundle.link[relation=next]` for more.
 	Count *Count `form:"_count,omitempty" json:"_count,omitempty"`
 }
@@ -226,7 +226,7 @@ type ObservationGroupParams struct {
 	// Prefix support: [eq, gt, lt, ge, le].
 	Date DateAnd `form:"date,omitempty" json:"date,omitempty"`
 
-	// Count ASSUMPTION: page-size hint. PKB does not document `_count` on the Facade (API.md
+	// Count ASSUMPTION: page-size hint. PKB does not document `_count` on the Facade (docs/pkb-api.md
 	// §6.11); the server may ignore it. Follow `Bundle.link[relation=next]` for more.
 	Count *Count `form:"_count,omitempty" json:"_count,omitempty"`
 }
@@ -244,7 +244,7 @@ type SearchPatientParams struct {
 	// Supported values (identifier systems): [https://fhir.nhs.uk/Id/nhs-number].
 	Identifier string `form:"identifier" json:"identifier"`
 
-	// Count ASSUMPTION: page-size hint. PKB does not document `_count` on the Facade (API.md
+	// Count ASSUMPTION: page-size hint. PKB does not document `_count` on the Facade (docs/pkb-api.md
 	// §6.11); the server may ignore it. Follow `Bundle.link[relation=next]` for more.
 	Count *Count `form:"_count,omitempty" json:"_count,omitempty"`
 }
@@ -255,7 +255,7 @@ type SearchPersonParams struct {
 	// ASSUMPTION: single value, no modifiers or prefixes (not documented).
 	Link string `form:"link" json:"link"`
 
-	// Count ASSUMPTION: page-size hint. PKB does not document `_count` on the Facade (API.md
+	// Count ASSUMPTION: page-size hint. PKB does not document `_count` on the Facade (docs/pkb-api.md
 	// §6.11); the server may ignore it. Follow `Bundle.link[relation=next]` for more.
 	Count *Count `form:"_count,omitempty" json:"_count,omitempty"`
 }
@@ -267,7 +267,7 @@ type SearchQuestionnaireParams struct {
 	// Modifier support: none.
 	PublisherReference *string `form:"publisher-reference,omitempty" json:"publisher-reference,omitempty"`
 
-	// Count ASSUMPTION: page-size hint. PKB does not document `_count` on the Facade (API.md
+	// Count ASSUMPTION: page-size hint. PKB does not document `_count` on the Facade (docs/pkb-api.md
 	// §6.11); the server may ignore it. Follow `Bundle.link[relation=next]` for more.
 	Count *Count `form:"_count,omitempty" json:"_count,omitempty"`
 }
@@ -295,7 +295,7 @@ type SearchQuestionnaireResponseParams struct {
 	// (`QuestionnaireResponse:subject:Patient`). May repeat.
 	Include []SearchQuestionnaireResponseParamsInclude `form:"_include,omitempty" json:"_include,omitempty"`
 
-	// Count ASSUMPTION: page-size hint. PKB does not document `_count` on the Facade (API.md
+	// Count ASSUMPTION: page-size hint. PKB does not document `_count` on the Facade (docs/pkb-api.md
 	// §6.11); the server may ignore it. Follow `Bundle.link[relation=next]` for more.
 	Count *Count `form:"_count,omitempty" json:"_count,omitempty"`
 }
@@ -506,7 +506,7 @@ type ClientInterface interface {
 	//
 	// ASSUMPTION: PKB documents the operation `http://fhir.patientsknowbest.com/operation/purview`
 	// but not its URL; it takes no input, so it is modelled as a system-level
-	// `GET /$purview` (API.md §6.8). PKB's CapabilityStatement names its definition
+	// `GET /$purview` (docs/pkb-api.md §6.8). PKB's CapabilityStatement names its definition
 	// `Consent-t-purview` (type-level on Consent), so `consentPurview`
 	// (`GET /Consent/$purview`) models that reading; use whichever PKB answers.
 	//
@@ -555,7 +555,7 @@ type ClientInterface interface {
 	// ASSUMPTION: the same `$purview` operation as `purview`, at the type-level URL that
 	// PKB's definition id `Consent-t-purview` implies (`t` = type-level, as in
 	// `Patient-t-status-query` at `POST /Patient/$status-query`). Which of the two URLs PKB
-	// serves is not documented (API.md §6.8).
+	// serves is not documented (docs/pkb-api.md §6.8).
 	//
 	// ASSUMPTION: a User Client with scope CLINICIAN may call it; no PKB page shows one.
 	//
@@ -596,7 +596,7 @@ type ClientInterface interface {
 	// In: `documentIdentifier` (valueIdentifier; the identifier of the original document,
 	// typically HL7 MDM^T02 TXA-12.1), 1..5000. Out: `readReceipt`, 0..5000, not returned
 	// for unknown documents. The part names under `readReceipt` are not documented
-	// (API.md §6.9); parse leniently. Changes nothing.
+	// (docs/pkb-api.md §6.9); parse leniently. Changes nothing.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -613,7 +613,7 @@ type ClientInterface interface {
 	// In: `documentIdentifier` (valueIdentifier; the identifier of the original document,
 	// typically HL7 MDM^T02 TXA-12.1), 1..5000. Out: `readReceipt`, 0..5000, not returned
 	// for unknown documents. The part names under `readReceipt` are not documented
-	// (API.md §6.9); parse leniently. Changes nothing.
+	// (docs/pkb-api.md §6.9); parse leniently. Changes nothing.
 	//
 	// Takes a body of the `application/fhir+json` content type.
 	//
@@ -654,7 +654,7 @@ type ClientInterface interface {
 	// ASSUMPTION: PKB documents `$group` (OperationDefinition `Observation-t-group`) as a
 	// grouping of search results that by default groups by day and returns one result per
 	// day, e.g. "laboratory results, at most 1 per day", "available on /fhir"; its URL and
-	// parameters are not documented (API.md §6.8). It is modelled like FHIR's `$lastn`: a
+	// parameters are not documented (docs/pkb-api.md §6.8). It is modelled like FHIR's `$lastn`: a
 	// type-level GET that takes Observation's search parameters. PKB's grouping parameters
 	// are unknown and not modelled (the default, one per day, applies); add them with a
 	// request editor once known. Returns a searchset Bundle. Changes nothing.
@@ -667,7 +667,7 @@ type ClientInterface interface {
 	// Reads one of PKB's OperationDefinitions, e.g. `Patient-t-status-query`. PKB documents
 	// that these can be fetched unauthenticated from production, e.g.
 	// `GET https://my.patientsknowbest.com/fhir/OperationDefinition/Patient-t-status-query?_format=json`
-	// (API.md §1.2), so no token is sent. The ids are those in the CapabilityStatement's
+	// (docs/pkb-api.md §1.2), so no token is sent. The ids are those in the CapabilityStatement's
 	// `rest.operation[].definition` (`<Type>-t-<name>` for type-level, `<Type>-i-<name>` for
 	// instance-level operations).
 	//
@@ -740,7 +740,7 @@ type ClientInterface interface {
 	//
 	// ASSUMPTION: PKB documents the operation
 	// `http://fhir.patientsknowbest.com/operation/date-of-last-data-point`
-	// (OperationDefinition `Patient-t-date-of-last-data-point`) but not its URL (API.md
+	// (OperationDefinition `Patient-t-date-of-last-data-point`) but not its URL (docs/pkb-api.md
 	// §6.8). The System scope sends several identifiers, so it is modelled as a type-level
 	// POST with a Parameters body. System only; `X-Org-Public-Id` is required.
 	//
@@ -752,7 +752,7 @@ type ClientInterface interface {
 	// organisation or its network are ignored. Out: `lastDataPointsResult` with parts
 	// `patientIdentifier` and `lastRecordUpdate`. PKB's example puts `lastRecordUpdate` as
 	// a sibling key inside the part (not valid FHIR); parse both that and a
-	// `valueDateTime` part (API.md §6.10). The date excludes demographics, device
+	// `valueDateTime` part (docs/pkb-api.md §6.10). The date excludes demographics, device
 	// measurements, unprocessed data and consent changes, and can move backwards after a
 	// deletion. Changes nothing.
 	//
@@ -765,7 +765,7 @@ type ClientInterface interface {
 	//
 	// ASSUMPTION: PKB documents the operation
 	// `http://fhir.patientsknowbest.com/operation/date-of-last-data-point`
-	// (OperationDefinition `Patient-t-date-of-last-data-point`) but not its URL (API.md
+	// (OperationDefinition `Patient-t-date-of-last-data-point`) but not its URL (docs/pkb-api.md
 	// §6.8). The System scope sends several identifiers, so it is modelled as a type-level
 	// POST with a Parameters body. System only; `X-Org-Public-Id` is required.
 	//
@@ -777,7 +777,7 @@ type ClientInterface interface {
 	// organisation or its network are ignored. Out: `lastDataPointsResult` with parts
 	// `patientIdentifier` and `lastRecordUpdate`. PKB's example puts `lastRecordUpdate` as
 	// a sibling key inside the part (not valid FHIR); parse both that and a
-	// `valueDateTime` part (API.md §6.10). The date excludes demographics, device
+	// `valueDateTime` part (docs/pkb-api.md §6.10). The date excludes demographics, device
 	// measurements, unprocessed data and consent changes, and can move backwards after a
 	// deletion. Changes nothing.
 	//
@@ -846,7 +846,7 @@ type ClientInterface interface {
 	// with `id` = the patient's own public ID (from `$purview`). The CapabilityStatement's
 	// definition id `Patient-t-...` suggests a type-level call instead; if this path
 	// fails, the same operation may answer at `GET /Patient/$date-of-last-data-point`
-	// (API.md §6.8). Only a Patient User Client may call it. Response as for the System
+	// (docs/pkb-api.md §6.8). Only a Patient User Client may call it. Response as for the System
 	// scope, with a single `lastDataPointsResult`.
 	//
 	// Corresponds with GET /Patient/{id}/$date-of-last-data-point (the `PatientInstanceDateOfLastDataPoint` operationId).
@@ -894,7 +894,7 @@ type ClientInterface interface {
 	// PersonDestroyWithBody Destroy a person's accounts (undocumented)
 	//
 	// ASSUMPTION: PKB's CapabilityStatement lists `destroy` (OperationDefinition
-	// `Person-t-destroy`, type-level on Person) but PKB documents nothing about it (API.md
+	// `Person-t-destroy`, type-level on Person) but PKB documents nothing about it (docs/pkb-api.md
 	// §6.21). It is modelled as `POST /Person/$destroy` with a Parameters body and result,
 	// System only. The name suggests irreversible deletion: do not call it without PKB's
 	// written instructions. Fetch `GET /OperationDefinition/Person-t-destroy` for the real
@@ -908,7 +908,7 @@ type ClientInterface interface {
 	// PersonDestroyWithApplicationFhirPlusJSONBody Destroy a person's accounts (undocumented)
 	//
 	// ASSUMPTION: PKB's CapabilityStatement lists `destroy` (OperationDefinition
-	// `Person-t-destroy`, type-level on Person) but PKB documents nothing about it (API.md
+	// `Person-t-destroy`, type-level on Person) but PKB documents nothing about it (docs/pkb-api.md
 	// §6.21). It is modelled as `POST /Person/$destroy` with a Parameters body and result,
 	// System only. The name suggests irreversible deletion: do not call it without PKB's
 	// written instructions. Fetch `GET /OperationDefinition/Person-t-destroy` for the real
@@ -996,7 +996,7 @@ type ClientInterface interface {
 	// sharing-disabled; a team target reaches only non-discharged, sharing-enabled, living
 	// patients. PKB notifies each patient by email and in-app message.
 	//
-	// ASSUMPTION (API.md §6.12): parameter cardinalities and the response are not
+	// ASSUMPTION (docs/pkb-api.md §6.12): parameter cardinalities and the response are not
 	// documented; the response is modelled as a Parameters or an OperationOutcome, with
 	// 200 or 201. Not read-only.
 	//
@@ -1026,7 +1026,7 @@ type ClientInterface interface {
 	// sharing-disabled; a team target reaches only non-discharged, sharing-enabled, living
 	// patients. PKB notifies each patient by email and in-app message.
 	//
-	// ASSUMPTION (API.md §6.12): parameter cardinalities and the response are not
+	// ASSUMPTION (docs/pkb-api.md §6.12): parameter cardinalities and the response are not
 	// documented; the response is modelled as a Parameters or an OperationOutcome, with
 	// 200 or 201. Not read-only.
 	//
@@ -1049,7 +1049,7 @@ type ClientInterface interface {
 	// Capabilities Read the Facade CapabilityStatement
 	//
 	// Returns the server's CapabilityStatement (`kind: instance`). PKB serves its
-	// conformance resources without authentication (API.md §1.2 "FHIR conformance"), so
+	// conformance resources without authentication (docs/pkb-api.md §1.2 "FHIR conformance"), so
 	// no token is sent. Note that PKB's own statement declares `Person` with no
 	// `interaction`, which violates the 1..* cardinality; parse it leniently.
 	//
@@ -1061,7 +1061,7 @@ type ClientInterface interface {
 //
 // ASSUMPTION: PKB documents the operation `http://fhir.patientsknowbest.com/operation/purview`
 // but not its URL; it takes no input, so it is modelled as a system-level
-// `GET /$purview` (API.md §6.8). PKB's CapabilityStatement names its definition
+// `GET /$purview` (docs/pkb-api.md §6.8). PKB's CapabilityStatement names its definition
 // `Consent-t-purview` (type-level on Consent), so `consentPurview`
 // (`GET /Consent/$purview`) models that reading; use whichever PKB answers.
 //
@@ -1150,7 +1150,7 @@ func (c *Client) SearchConsent(ctx context.Context, params *SearchConsentParams,
 // ASSUMPTION: the same `$purview` operation as `purview`, at the type-level URL that
 // PKB's definition id `Consent-t-purview` implies (`t` = type-level, as in
 // `Patient-t-status-query` at `POST /Patient/$status-query`). Which of the two URLs PKB
-// serves is not documented (API.md §6.8).
+// serves is not documented (docs/pkb-api.md §6.8).
 //
 // ASSUMPTION: a User Client with scope CLINICIAN may call it; no PKB page shows one.
 //
@@ -1221,7 +1221,7 @@ func (c *Client) SearchDocumentReference(ctx context.Context, params *SearchDocu
 // In: `documentIdentifier` (valueIdentifier; the identifier of the original document,
 // typically HL7 MDM^T02 TXA-12.1), 1..5000. Out: `readReceipt`, 0..5000, not returned
 // for unknown documents. The part names under `readReceipt` are not documented
-// (API.md §6.9); parse leniently. Changes nothing.
+// (docs/pkb-api.md §6.9); parse leniently. Changes nothing.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1248,7 +1248,7 @@ func (c *Client) DocumentReferenceReadReceiptQueryWithBody(ctx context.Context, 
 // In: `documentIdentifier` (valueIdentifier; the identifier of the original document,
 // typically HL7 MDM^T02 TXA-12.1), 1..5000. Out: `readReceipt`, 0..5000, not returned
 // for unknown documents. The part names under `readReceipt` are not documented
-// (API.md §6.9); parse leniently. Changes nothing.
+// (docs/pkb-api.md §6.9); parse leniently. Changes nothing.
 //
 // Takes a body of the `application/fhir+json` content type.
 //
@@ -1329,7 +1329,7 @@ func (c *Client) SearchObservation(ctx context.Context, params *SearchObservatio
 // ASSUMPTION: PKB documents `$group` (OperationDefinition `Observation-t-group`) as a
 // grouping of search results that by default groups by day and returns one result per
 // day, e.g. "laboratory results, at most 1 per day", "available on /fhir"; its URL and
-// parameters are not documented (API.md §6.8). It is modelled like FHIR's `$lastn`: a
+// parameters are not documented (docs/pkb-api.md §6.8). It is modelled like FHIR's `$lastn`: a
 // type-level GET that takes Observation's search parameters. PKB's grouping parameters
 // are unknown and not modelled (the default, one per day, applies); add them with a
 // request editor once known. Returns a searchset Bundle. Changes nothing.
@@ -1352,7 +1352,7 @@ func (c *Client) ObservationGroup(ctx context.Context, params *ObservationGroupP
 // Reads one of PKB's OperationDefinitions, e.g. `Patient-t-status-query`. PKB documents
 // that these can be fetched unauthenticated from production, e.g.
 // `GET https://my.patientsknowbest.com/fhir/OperationDefinition/Patient-t-status-query?_format=json`
-// (API.md §1.2), so no token is sent. The ids are those in the CapabilityStatement's
+// (docs/pkb-api.md §1.2), so no token is sent. The ids are those in the CapabilityStatement's
 // `rest.operation[].definition` (`<Type>-t-<name>` for type-level, `<Type>-i-<name>` for
 // instance-level operations).
 //
@@ -1475,7 +1475,7 @@ func (c *Client) SearchPatient(ctx context.Context, params *SearchPatientParams,
 //
 // ASSUMPTION: PKB documents the operation
 // `http://fhir.patientsknowbest.com/operation/date-of-last-data-point`
-// (OperationDefinition `Patient-t-date-of-last-data-point`) but not its URL (API.md
+// (OperationDefinition `Patient-t-date-of-last-data-point`) but not its URL (docs/pkb-api.md
 // §6.8). The System scope sends several identifiers, so it is modelled as a type-level
 // POST with a Parameters body. System only; `X-Org-Public-Id` is required.
 //
@@ -1487,7 +1487,7 @@ func (c *Client) SearchPatient(ctx context.Context, params *SearchPatientParams,
 // organisation or its network are ignored. Out: `lastDataPointsResult` with parts
 // `patientIdentifier` and `lastRecordUpdate`. PKB's example puts `lastRecordUpdate` as
 // a sibling key inside the part (not valid FHIR); parse both that and a
-// `valueDateTime` part (API.md §6.10). The date excludes demographics, device
+// `valueDateTime` part (docs/pkb-api.md §6.10). The date excludes demographics, device
 // measurements, unprocessed data and consent changes, and can move backwards after a
 // deletion. Changes nothing.
 //
@@ -1510,7 +1510,7 @@ func (c *Client) PatientDateOfLastDataPointWithBody(ctx context.Context, content
 //
 // ASSUMPTION: PKB documents the operation
 // `http://fhir.patientsknowbest.com/operation/date-of-last-data-point`
-// (OperationDefinition `Patient-t-date-of-last-data-point`) but not its URL (API.md
+// (OperationDefinition `Patient-t-date-of-last-data-point`) but not its URL (docs/pkb-api.md
 // §6.8). The System scope sends several identifiers, so it is modelled as a type-level
 // POST with a Parameters body. System only; `X-Org-Public-Id` is required.
 //
@@ -1522,7 +1522,7 @@ func (c *Client) PatientDateOfLastDataPointWithBody(ctx context.Context, content
 // organisation or its network are ignored. Out: `lastDataPointsResult` with parts
 // `patientIdentifier` and `lastRecordUpdate`. PKB's example puts `lastRecordUpdate` as
 // a sibling key inside the part (not valid FHIR); parse both that and a
-// `valueDateTime` part (API.md §6.10). The date excludes demographics, device
+// `valueDateTime` part (docs/pkb-api.md §6.10). The date excludes demographics, device
 // measurements, unprocessed data and consent changes, and can move backwards after a
 // deletion. Changes nothing.
 //
@@ -1631,7 +1631,7 @@ func (c *Client) ReadPatient(ctx context.Context, id ResourceId, reqEditors ...R
 // with `id` = the patient's own public ID (from `$purview`). The CapabilityStatement's
 // definition id `Patient-t-...` suggests a type-level call instead; if this path
 // fails, the same operation may answer at `GET /Patient/$date-of-last-data-point`
-// (API.md §6.8). Only a Patient User Client may call it. Response as for the System
+// (docs/pkb-api.md §6.8). Only a Patient User Client may call it. Response as for the System
 // scope, with a single `lastDataPointsResult`.
 //
 // Corresponds with GET /Patient/{id}/$date-of-last-data-point (the `PatientInstanceDateOfLastDataPoint` operationId).
@@ -1719,7 +1719,7 @@ func (c *Client) PersonDeleteStatusWithApplicationFhirPlusJSONBody(ctx context.C
 // PersonDestroyWithBody Destroy a person's accounts (undocumented)
 //
 // ASSUMPTION: PKB's CapabilityStatement lists `destroy` (OperationDefinition
-// `Person-t-destroy`, type-level on Person) but PKB documents nothing about it (API.md
+// `Person-t-destroy`, type-level on Person) but PKB documents nothing about it (docs/pkb-api.md
 // §6.21). It is modelled as `POST /Person/$destroy` with a Parameters body and result,
 // System only. The name suggests irreversible deletion: do not call it without PKB's
 // written instructions. Fetch `GET /OperationDefinition/Person-t-destroy` for the real
@@ -1743,7 +1743,7 @@ func (c *Client) PersonDestroyWithBody(ctx context.Context, contentType string, 
 // PersonDestroyWithApplicationFhirPlusJSONBody Destroy a person's accounts (undocumented)
 //
 // ASSUMPTION: PKB's CapabilityStatement lists `destroy` (OperationDefinition
-// `Person-t-destroy`, type-level on Person) but PKB documents nothing about it (API.md
+// `Person-t-destroy`, type-level on Person) but PKB documents nothing about it (docs/pkb-api.md
 // §6.21). It is modelled as `POST /Person/$destroy` with a Parameters body and result,
 // System only. The name suggests irreversible deletion: do not call it without PKB's
 // written instructions. Fetch `GET /OperationDefinition/Person-t-destroy` for the real
@@ -1901,7 +1901,7 @@ func (c *Client) ReadQuestionnaire(ctx context.Context, id ResourceId, reqEditor
 // sharing-disabled; a team target reaches only non-discharged, sharing-enabled, living
 // patients. PKB notifies each patient by email and in-app message.
 //
-// ASSUMPTION (API.md §6.12): parameter cardinalities and the response are not
+// ASSUMPTION (docs/pkb-api.md §6.12): parameter cardinalities and the response are not
 // documented; the response is modelled as a Parameters or an OperationOutcome, with
 // 200 or 201. Not read-only.
 //
@@ -1941,7 +1941,7 @@ func (c *Client) QuestionnaireSendQuestionnaireRequestWithBody(ctx context.Conte
 // sharing-disabled; a team target reaches only non-discharged, sharing-enabled, living
 // patients. PKB notifies each patient by email and in-app message.
 //
-// ASSUMPTION (API.md §6.12): parameter cardinalities and the response are not
+// ASSUMPTION (docs/pkb-api.md §6.12): parameter cardinalities and the response are not
 // documented; the response is modelled as a Parameters or an OperationOutcome, with
 // 200 or 201. Not read-only.
 //
@@ -1984,7 +1984,7 @@ func (c *Client) SearchQuestionnaireResponse(ctx context.Context, params *Search
 // Capabilities Read the Facade CapabilityStatement
 //
 // Returns the server's CapabilityStatement (`kind: instance`). PKB serves its
-// conformance resources without authentication (API.md §1.2 "FHIR conformance"), so
+// conformance resources without authentication (docs/pkb-api.md §1.2 "FHIR conformance"), so
 // no token is sent. Note that PKB's own statement declares `Person` with no
 // `interaction`, which violates the 1..* cardinality; parse it leniently.
 //
@@ -3732,7 +3732,7 @@ type ClientWithResponsesInterface interface {
 	//
 	// ASSUMPTION: PKB documents the operation `http://fhir.patientsknowbest.com/operation/purview`
 	// but not its URL; it takes no input, so it is modelled as a system-level
-	// `GET /$purview` (API.md §6.8). PKB's CapabilityStatement names its definition
+	// `GET /$purview` (docs/pkb-api.md §6.8). PKB's CapabilityStatement names its definition
 	// `Consent-t-purview` (type-level on Consent), so `consentPurview`
 	// (`GET /Consent/$purview`) models that reading; use whichever PKB answers.
 	//
@@ -3789,7 +3789,7 @@ type ClientWithResponsesInterface interface {
 	// ASSUMPTION: the same `$purview` operation as `purview`, at the type-level URL that
 	// PKB's definition id `Consent-t-purview` implies (`t` = type-level, as in
 	// `Patient-t-status-query` at `POST /Patient/$status-query`). Which of the two URLs PKB
-	// serves is not documented (API.md §6.8).
+	// serves is not documented (docs/pkb-api.md §6.8).
 	//
 	// ASSUMPTION: a User Client with scope CLINICIAN may call it; no PKB page shows one.
 	//
@@ -3836,7 +3836,7 @@ type ClientWithResponsesInterface interface {
 	// In: `documentIdentifier` (valueIdentifier; the identifier of the original document,
 	// typically HL7 MDM^T02 TXA-12.1), 1..5000. Out: `readReceipt`, 0..5000, not returned
 	// for unknown documents. The part names under `readReceipt` are not documented
-	// (API.md §6.9); parse leniently. Changes nothing.
+	// (docs/pkb-api.md §6.9); parse leniently. Changes nothing.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3853,7 +3853,7 @@ type ClientWithResponsesInterface interface {
 	// In: `documentIdentifier` (valueIdentifier; the identifier of the original document,
 	// typically HL7 MDM^T02 TXA-12.1), 1..5000. Out: `readReceipt`, 0..5000, not returned
 	// for unknown documents. The part names under `readReceipt` are not documented
-	// (API.md §6.9); parse leniently. Changes nothing.
+	// (docs/pkb-api.md §6.9); parse leniently. Changes nothing.
 	//
 	// Takes a body of the `application/fhir+json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3900,7 +3900,7 @@ type ClientWithResponsesInterface interface {
 	// ASSUMPTION: PKB documents `$group` (OperationDefinition `Observation-t-group`) as a
 	// grouping of search results that by default groups by day and returns one result per
 	// day, e.g. "laboratory results, at most 1 per day", "available on /fhir"; its URL and
-	// parameters are not documented (API.md §6.8). It is modelled like FHIR's `$lastn`: a
+	// parameters are not documented (docs/pkb-api.md §6.8). It is modelled like FHIR's `$lastn`: a
 	// type-level GET that takes Observation's search parameters. PKB's grouping parameters
 	// are unknown and not modelled (the default, one per day, applies); add them with a
 	// request editor once known. Returns a searchset Bundle. Changes nothing.
@@ -3915,7 +3915,7 @@ type ClientWithResponsesInterface interface {
 	// Reads one of PKB's OperationDefinitions, e.g. `Patient-t-status-query`. PKB documents
 	// that these can be fetched unauthenticated from production, e.g.
 	// `GET https://my.patientsknowbest.com/fhir/OperationDefinition/Patient-t-status-query?_format=json`
-	// (API.md §1.2), so no token is sent. The ids are those in the CapabilityStatement's
+	// (docs/pkb-api.md §1.2), so no token is sent. The ids are those in the CapabilityStatement's
 	// `rest.operation[].definition` (`<Type>-t-<name>` for type-level, `<Type>-i-<name>` for
 	// instance-level operations).
 	//
@@ -3994,7 +3994,7 @@ type ClientWithResponsesInterface interface {
 	//
 	// ASSUMPTION: PKB documents the operation
 	// `http://fhir.patientsknowbest.com/operation/date-of-last-data-point`
-	// (OperationDefinition `Patient-t-date-of-last-data-point`) but not its URL (API.md
+	// (OperationDefinition `Patient-t-date-of-last-data-point`) but not its URL (docs/pkb-api.md
 	// §6.8). The System scope sends several identifiers, so it is modelled as a type-level
 	// POST with a Parameters body. System only; `X-Org-Public-Id` is required.
 	//
@@ -4006,7 +4006,7 @@ type ClientWithResponsesInterface interface {
 	// organisation or its network are ignored. Out: `lastDataPointsResult` with parts
 	// `patientIdentifier` and `lastRecordUpdate`. PKB's example puts `lastRecordUpdate` as
 	// a sibling key inside the part (not valid FHIR); parse both that and a
-	// `valueDateTime` part (API.md §6.10). The date excludes demographics, device
+	// `valueDateTime` part (docs/pkb-api.md §6.10). The date excludes demographics, device
 	// measurements, unprocessed data and consent changes, and can move backwards after a
 	// deletion. Changes nothing.
 	//
@@ -4019,7 +4019,7 @@ type ClientWithResponsesInterface interface {
 	//
 	// ASSUMPTION: PKB documents the operation
 	// `http://fhir.patientsknowbest.com/operation/date-of-last-data-point`
-	// (OperationDefinition `Patient-t-date-of-last-data-point`) but not its URL (API.md
+	// (OperationDefinition `Patient-t-date-of-last-data-point`) but not its URL (docs/pkb-api.md
 	// §6.8). The System scope sends several identifiers, so it is modelled as a type-level
 	// POST with a Parameters body. System only; `X-Org-Public-Id` is required.
 	//
@@ -4031,7 +4031,7 @@ type ClientWithResponsesInterface interface {
 	// organisation or its network are ignored. Out: `lastDataPointsResult` with parts
 	// `patientIdentifier` and `lastRecordUpdate`. PKB's example puts `lastRecordUpdate` as
 	// a sibling key inside the part (not valid FHIR); parse both that and a
-	// `valueDateTime` part (API.md §6.10). The date excludes demographics, device
+	// `valueDateTime` part (docs/pkb-api.md §6.10). The date excludes demographics, device
 	// measurements, unprocessed data and consent changes, and can move backwards after a
 	// deletion. Changes nothing.
 	//
@@ -4102,7 +4102,7 @@ type ClientWithResponsesInterface interface {
 	// with `id` = the patient's own public ID (from `$purview`). The CapabilityStatement's
 	// definition id `Patient-t-...` suggests a type-level call instead; if this path
 	// fails, the same operation may answer at `GET /Patient/$date-of-last-data-point`
-	// (API.md §6.8). Only a Patient User Client may call it. Response as for the System
+	// (docs/pkb-api.md §6.8). Only a Patient User Client may call it. Response as for the System
 	// scope, with a single `lastDataPointsResult`.
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -4154,7 +4154,7 @@ type ClientWithResponsesInterface interface {
 	// PersonDestroyWithBodyWithResponse Destroy a person's accounts (undocumented)
 	//
 	// ASSUMPTION: PKB's CapabilityStatement lists `destroy` (OperationDefinition
-	// `Person-t-destroy`, type-level on Person) but PKB documents nothing about it (API.md
+	// `Person-t-destroy`, type-level on Person) but PKB documents nothing about it (docs/pkb-api.md
 	// §6.21). It is modelled as `POST /Person/$destroy` with a Parameters body and result,
 	// System only. The name suggests irreversible deletion: do not call it without PKB's
 	// written instructions. Fetch `GET /OperationDefinition/Person-t-destroy` for the real
@@ -4168,7 +4168,7 @@ type ClientWithResponsesInterface interface {
 	// PersonDestroyWithApplicationFhirPlusJSONBodyWithResponse Destroy a person's accounts (undocumented)
 	//
 	// ASSUMPTION: PKB's CapabilityStatement lists `destroy` (OperationDefinition
-	// `Person-t-destroy`, type-level on Person) but PKB documents nothing about it (API.md
+	// `Person-t-destroy`, type-level on Person) but PKB documents nothing about it (docs/pkb-api.md
 	// §6.21). It is modelled as `POST /Person/$destroy` with a Parameters body and result,
 	// System only. The name suggests irreversible deletion: do not call it without PKB's
 	// written instructions. Fetch `GET /OperationDefinition/Person-t-destroy` for the real
@@ -4264,7 +4264,7 @@ type ClientWithResponsesInterface interface {
 	// sharing-disabled; a team target reaches only non-discharged, sharing-enabled, living
 	// patients. PKB notifies each patient by email and in-app message.
 	//
-	// ASSUMPTION (API.md §6.12): parameter cardinalities and the response are not
+	// ASSUMPTION (docs/pkb-api.md §6.12): parameter cardinalities and the response are not
 	// documented; the response is modelled as a Parameters or an OperationOutcome, with
 	// 200 or 201. Not read-only.
 	//
@@ -4294,7 +4294,7 @@ type ClientWithResponsesInterface interface {
 	// sharing-disabled; a team target reaches only non-discharged, sharing-enabled, living
 	// patients. PKB notifies each patient by email and in-app message.
 	//
-	// ASSUMPTION (API.md §6.12): parameter cardinalities and the response are not
+	// ASSUMPTION (docs/pkb-api.md §6.12): parameter cardinalities and the response are not
 	// documented; the response is modelled as a Parameters or an OperationOutcome, with
 	// 200 or 201. Not read-only.
 	//
@@ -4319,7 +4319,7 @@ type ClientWithResponsesInterface interface {
 	// CapabilitiesWithResponse Read the Facade CapabilityStatement
 	//
 	// Returns the server's CapabilityStatement (`kind: instance`). PKB serves its
-	// conformance resources without authentication (API.md §1.2 "FHIR conformance"), so
+	// conformance resources without authentication (docs/pkb-api.md §1.2 "FHIR conformance"), so
 	// no token is sent. Note that PKB's own statement declares `Person` with no
 	// `interaction`, which violates the 1..* cardinality; parse it leniently.
 	//
@@ -5828,7 +5828,7 @@ func (r CapabilitiesResponse) ContentType() string {
 //
 // ASSUMPTION: PKB documents the operation `http://fhir.patientsknowbest.com/operation/purview`
 // but not its URL; it takes no input, so it is modelled as a system-level
-// `GET /$purview` (API.md §6.8). PKB's CapabilityStatement names its definition
+// `GET /$purview` (docs/pkb-api.md §6.8). PKB's CapabilityStatement names its definition
 // `Consent-t-purview` (type-level on Consent), so `consentPurview`
 // (`GET /Consent/$purview`) models that reading; use whichever PKB answers.
 //
@@ -5909,7 +5909,7 @@ func (c *ClientWithResponses) SearchConsentWithResponse(ctx context.Context, par
 // ASSUMPTION: the same `$purview` operation as `purview`, at the type-level URL that
 // PKB's definition id `Consent-t-purview` implies (`t` = type-level, as in
 // `Patient-t-status-query` at `POST /Patient/$status-query`). Which of the two URLs PKB
-// serves is not documented (API.md §6.8).
+// serves is not documented (docs/pkb-api.md §6.8).
 //
 // ASSUMPTION: a User Client with scope CLINICIAN may call it; no PKB page shows one.
 //
@@ -5974,7 +5974,7 @@ func (c *ClientWithResponses) SearchDocumentReferenceWithResponse(ctx context.Co
 // In: `documentIdentifier` (valueIdentifier; the identifier of the original document,
 // typically HL7 MDM^T02 TXA-12.1), 1..5000. Out: `readReceipt`, 0..5000, not returned
 // for unknown documents. The part names under `readReceipt` are not documented
-// (API.md §6.9); parse leniently. Changes nothing.
+// (docs/pkb-api.md §6.9); parse leniently. Changes nothing.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5997,7 +5997,7 @@ func (c *ClientWithResponses) DocumentReferenceReadReceiptQueryWithBodyWithRespo
 // In: `documentIdentifier` (valueIdentifier; the identifier of the original document,
 // typically HL7 MDM^T02 TXA-12.1), 1..5000. Out: `readReceipt`, 0..5000, not returned
 // for unknown documents. The part names under `readReceipt` are not documented
-// (API.md §6.9); parse leniently. Changes nothing.
+// (docs/pkb-api.md §6.9); parse leniently. Changes nothing.
 //
 // Takes a body of the `application/fhir+json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6068,7 +6068,7 @@ func (c *ClientWithResponses) SearchObservationWithResponse(ctx context.Context,
 // ASSUMPTION: PKB documents `$group` (OperationDefinition `Observation-t-group`) as a
 // grouping of search results that by default groups by day and returns one result per
 // day, e.g. "laboratory results, at most 1 per day", "available on /fhir"; its URL and
-// parameters are not documented (API.md §6.8). It is modelled like FHIR's `$lastn`: a
+// parameters are not documented (docs/pkb-api.md §6.8). It is modelled like FHIR's `$lastn`: a
 // type-level GET that takes Observation's search parameters. PKB's grouping parameters
 // are unknown and not modelled (the default, one per day, applies); add them with a
 // request editor once known. Returns a searchset Bundle. Changes nothing.
@@ -6089,7 +6089,7 @@ func (c *ClientWithResponses) ObservationGroupWithResponse(ctx context.Context, 
 // Reads one of PKB's OperationDefinitions, e.g. `Patient-t-status-query`. PKB documents
 // that these can be fetched unauthenticated from production, e.g.
 // `GET https://my.patientsknowbest.com/fhir/OperationDefinition/Patient-t-status-query?_format=json`
-// (API.md §1.2), so no token is sent. The ids are those in the CapabilityStatement's
+// (docs/pkb-api.md §1.2), so no token is sent. The ids are those in the CapabilityStatement's
 // `rest.operation[].definition` (`<Type>-t-<name>` for type-level, `<Type>-i-<name>` for
 // instance-level operations).
 //
@@ -6198,7 +6198,7 @@ func (c *ClientWithResponses) SearchPatientWithResponse(ctx context.Context, par
 //
 // ASSUMPTION: PKB documents the operation
 // `http://fhir.patientsknowbest.com/operation/date-of-last-data-point`
-// (OperationDefinition `Patient-t-date-of-last-data-point`) but not its URL (API.md
+// (OperationDefinition `Patient-t-date-of-last-data-point`) but not its URL (docs/pkb-api.md
 // §6.8). The System scope sends several identifiers, so it is modelled as a type-level
 // POST with a Parameters body. System only; `X-Org-Public-Id` is required.
 //
@@ -6210,7 +6210,7 @@ func (c *ClientWithResponses) SearchPatientWithResponse(ctx context.Context, par
 // organisation or its network are ignored. Out: `lastDataPointsResult` with parts
 // `patientIdentifier` and `lastRecordUpdate`. PKB's example puts `lastRecordUpdate` as
 // a sibling key inside the part (not valid FHIR); parse both that and a
-// `valueDateTime` part (API.md §6.10). The date excludes demographics, device
+// `valueDateTime` part (docs/pkb-api.md §6.10). The date excludes demographics, device
 // measurements, unprocessed data and consent changes, and can move backwards after a
 // deletion. Changes nothing.
 //
@@ -6229,7 +6229,7 @@ func (c *ClientWithResponses) PatientDateOfLastDataPointWithBodyWithResponse(ctx
 //
 // ASSUMPTION: PKB documents the operation
 // `http://fhir.patientsknowbest.com/operation/date-of-last-data-point`
-// (OperationDefinition `Patient-t-date-of-last-data-point`) but not its URL (API.md
+// (OperationDefinition `Patient-t-date-of-last-data-point`) but not its URL (docs/pkb-api.md
 // §6.8). The System scope sends several identifiers, so it is modelled as a type-level
 // POST with a Parameters body. System only; `X-Org-Public-Id` is required.
 //
@@ -6241,7 +6241,7 @@ func (c *ClientWithResponses) PatientDateOfLastDataPointWithBodyWithResponse(ctx
 // organisation or its network are ignored. Out: `lastDataPointsResult` with parts
 // `patientIdentifier` and `lastRecordUpdate`. PKB's example puts `lastRecordUpdate` as
 // a sibling key inside the part (not valid FHIR); parse both that and a
-// `valueDateTime` part (API.md §6.10). The date excludes demographics, device
+// `valueDateTime` part (docs/pkb-api.md §6.10). The date excludes demographics, device
 // measurements, unprocessed data and consent changes, and can move backwards after a
 // deletion. Changes nothing.
 //
@@ -6336,7 +6336,7 @@ func (c *ClientWithResponses) ReadPatientWithResponse(ctx context.Context, id Re
 // with `id` = the patient's own public ID (from `$purview`). The CapabilityStatement's
 // definition id `Patient-t-...` suggests a type-level call instead; if this path
 // fails, the same operation may answer at `GET /Patient/$date-of-last-data-point`
-// (API.md §6.8). Only a Patient User Client may call it. Response as for the System
+// (docs/pkb-api.md §6.8). Only a Patient User Client may call it. Response as for the System
 // scope, with a single `lastDataPointsResult`.
 //
 // Returns a wrapper object for the known response body format(s).
@@ -6412,7 +6412,7 @@ func (c *ClientWithResponses) PersonDeleteStatusWithApplicationFhirPlusJSONBodyW
 // PersonDestroyWithBodyWithResponse Destroy a person's accounts (undocumented)
 //
 // ASSUMPTION: PKB's CapabilityStatement lists `destroy` (OperationDefinition
-// `Person-t-destroy`, type-level on Person) but PKB documents nothing about it (API.md
+// `Person-t-destroy`, type-level on Person) but PKB documents nothing about it (docs/pkb-api.md
 // §6.21). It is modelled as `POST /Person/$destroy` with a Parameters body and result,
 // System only. The name suggests irreversible deletion: do not call it without PKB's
 // written instructions. Fetch `GET /OperationDefinition/Person-t-destroy` for the real
@@ -6432,7 +6432,7 @@ func (c *ClientWithResponses) PersonDestroyWithBodyWithResponse(ctx context.Cont
 // PersonDestroyWithApplicationFhirPlusJSONBodyWithResponse Destroy a person's accounts (undocumented)
 //
 // ASSUMPTION: PKB's CapabilityStatement lists `destroy` (OperationDefinition
-// `Person-t-destroy`, type-level on Person) but PKB documents nothing about it (API.md
+// `Person-t-destroy`, type-level on Person) but PKB documents nothing about it (docs/pkb-api.md
 // §6.21). It is modelled as `POST /Person/$destroy` with a Parameters body and result,
 // System only. The name suggests irreversible deletion: do not call it without PKB's
 // written instructions. Fetch `GET /OperationDefinition/Person-t-destroy` for the real
@@ -6570,7 +6570,7 @@ func (c *ClientWithResponses) ReadQuestionnaireWithResponse(ctx context.Context,
 // sharing-disabled; a team target reaches only non-discharged, sharing-enabled, living
 // patients. PKB notifies each patient by email and in-app message.
 //
-// ASSUMPTION (API.md §6.12): parameter cardinalities and the response are not
+// ASSUMPTION (docs/pkb-api.md §6.12): parameter cardinalities and the response are not
 // documented; the response is modelled as a Parameters or an OperationOutcome, with
 // 200 or 201. Not read-only.
 //
@@ -6606,7 +6606,7 @@ func (c *ClientWithResponses) QuestionnaireSendQuestionnaireRequestWithBodyWithR
 // sharing-disabled; a team target reaches only non-discharged, sharing-enabled, living
 // patients. PKB notifies each patient by email and in-app message.
 //
-// ASSUMPTION (API.md §6.12): parameter cardinalities and the response are not
+// ASSUMPTION (docs/pkb-api.md §6.12): parameter cardinalities and the response are not
 // documented; the response is modelled as a Parameters or an OperationOutcome, with
 // 200 or 201. Not read-only.
 //
@@ -6643,7 +6643,7 @@ func (c *ClientWithResponses) SearchQuestionnaireResponseWithResponse(ctx contex
 // CapabilitiesWithResponse Read the Facade CapabilityStatement
 //
 // Returns the server's CapabilityStatement (`kind: instance`). PKB serves its
-// conformance resources without authentication (API.md §1.2 "FHIR conformance"), so
+// conformance resources without authentication (docs/pkb-api.md §1.2 "FHIR conformance"), so
 // no token is sent. Note that PKB's own statement declares `Person` with no
 // `interaction`, which violates the 1..* cardinality; parse it leniently.
 //
