@@ -12,6 +12,10 @@ package pkb
 //go:generate go run ./internal/cmd/fhir2oas -in api/openapi/source/stu3/fhir.schema.json -out api/openapi/fhir-stu3.json -fhir 3.0.1
 //go:generate go run ./internal/cmd/fhir2oas -in api/openapi/source/r4/fhir.schema.json -out api/openapi/fhir-r4.json -fhir 4.0.1
 
+// 1b. The Aggregated document, generated from its handwritten input and HL7's
+// R4 SearchParameter definitions (every core parameter of every aggregated type).
+//go:generate go run ./internal/cmd/aggregatedgen -in api/openapi/source/aggregated.in.yaml -hl7 internal/cmd/searchgen/hl7/r4.json -out api/openapi/aggregated.yaml
+
 // 2. Shared FHIR models, one package per FHIR version.
 //go:generate go run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen -config api/openapi/config/fhir-stu3.yaml api/openapi/fhir-stu3.json
 //go:generate go run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen -config api/openapi/config/fhir-r4.yaml api/openapi/fhir-r4.json
@@ -33,7 +37,7 @@ package pkb
 
 // 6. The exported Go API of the client packages, committed so that a pull
 // request shows renamed or removed identifiers next to the spec change.
-//go:generate go run ./internal/cmd/apisurface -out api/go-api gen/... wrappers authn search message
+//go:generate go run ./internal/cmd/apisurface -out api/go-api gen/... wrappers authn search message nationalid
 
 // 7. LAST: the manifest of every source document and generator (version and
 // sha256), so that make check-generated names a source edited without regeneration.

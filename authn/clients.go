@@ -82,7 +82,7 @@ type SystemClient struct {
 
 // NewSystemClient validates cfg without I/O. Credentials are sent with HTTP
 // Basic as PKB documents, and no scope is sent because PKB documents scopes
-// as unsupported there (API.md §6.6).
+// as unsupported there (docs/pkb-api.md §6.6).
 func NewSystemClient(cfg SystemConfig) (*SystemClient, error) {
 	if err := firstErr(
 		checkRequired("ClientID", cfg.ClientID),
@@ -114,7 +114,7 @@ func (c *SystemClient) Invalidate(accessToken string) bool { return c.cache.Inva
 
 // Grant reports ClientSystem and no scopes: PKB's System Client scope field
 // is either "none" or an opaque "<org>-all" and carries no permission the
-// wrappers can check (API.md §6.6), so it is ignored.
+// wrappers can check (docs/pkb-api.md §6.6), so it is ignored.
 func (c *SystemClient) Grant() (ClientType, []string) { return ClientSystem, nil }
 
 // CustomerConfig configures a Customer System Client, which calls the
@@ -220,7 +220,7 @@ type TetheredConfig struct {
 	// coordinator) whenever the process restarts.
 	Store TokenStore
 	// AuthStyle is how the secret is sent to apiToken.action. PKB does not
-	// document it (API.md §6.3); zero means oauth2.AuthStyleInHeader, which
+	// document it (docs/pkb-api.md §6.3); zero means oauth2.AuthStyleInHeader, which
 	// RFC 6749 requires servers to support. Auto-detection is never used
 	// because its retry would present the single-use refresh token twice.
 	AuthStyle oauth2.AuthStyle
@@ -237,7 +237,7 @@ type TetheredClient struct {
 // NewTetheredClient validates cfg without I/O; the refresh token is first
 // redeemed by the first Token call.
 //
-// ASSUMPTION (API.md §3.3): the request is grant_type=refresh_token with
+// ASSUMPTION (docs/pkb-api.md §3.3): the request is grant_type=refresh_token with
 // scope=SITE at apiToken.action, and each response carries a new,
 // single-use refresh token.
 func NewTetheredClient(cfg TetheredConfig) (*TetheredClient, error) {

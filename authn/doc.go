@@ -2,7 +2,7 @@
 // four kinds of Patients Know Best (PKB) API client.
 //
 // PKB has four client types with different grants, token endpoints and
-// failure modes (API.md §3), and a token from one is not accepted where
+// failure modes (docs/pkb-api.md §3), and a token from one is not accepted where
 // another is expected. Each type therefore has its own constructor:
 //
 //   - [NewUserClient]: authorization code with PKCE, for a person who grants
@@ -58,7 +58,7 @@
 //
 // # Assumptions
 //
-// Several PKB details are undocumented (API.md §6): production token hosts,
+// Several PKB details are undocumented (docs/pkb-api.md §6): production token hosts,
 // the client authentication method at apiToken.action, and whether every
 // refresh response carries a new refresh token. Where this package has to
 // guess it says so in the doc comment, and every URL and the authentication

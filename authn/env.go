@@ -38,13 +38,14 @@ type Environment struct {
 	// AggregatedURL is the base of the Aggregated FHIR API.
 	AggregatedURL string
 	// CustomerHost is the domain under which each customer gets its own
-	// sub-domain for the Customer FHIR API; see [Environment.CustomerURL].
+	// sub-domain for the Customer FHIR API, whose FHIR base is that host
+	// plus /fhir; see [Environment.CustomerURL].
 	CustomerHost string
 }
 
 // Sandbox is PKB's public UK sandbox. All URLs are documented by PKB
-// (API.md §1.2), except that whether a path follows the Customer FHIR host is
-// not documented and none is assumed.
+// (docs/pkb-api.md §1.2), including the Customer FHIR base path /fhir on each
+// customer's host.
 var Sandbox = Environment{
 	Name:             "sandbox",
 	UserAuthorizeURL: "https://sandbox.patientsknowbest.com/apiAuthorize.action",
@@ -64,7 +65,7 @@ var Sandbox = Environment{
 // hosts oauth2.patientsknowbest.com and iam.patientsknowbest.com, the
 // aggregated-fhir.patientsknowbest.com and fhir-api.patientsknowbest.com
 // hosts, and the paths on my.patientsknowbest.com are the sandbox pattern with
-// "sandbox." removed (API.md §6.1-2). Confirm them with PKB before going live
+// "sandbox." removed (docs/pkb-api.md §6.1-2). Confirm them with PKB before going live
 // and override any that differ.
 var UKProduction = Environment{
 	Name:             "uk-production",
@@ -79,14 +80,20 @@ var UKProduction = Environment{
 	CustomerHost:     "fhir-api.patientsknowbest.com",
 }
 
+// customerBasePath is the FHIR base path on every customer's host.
+const customerBasePath = "/fhir"
+
 // customerLabel is one DNS label. Anything looser would let a customer name
 // such as "evil.example/x#" move the bearer token to another host.
 var customerLabel = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 
 // CustomerURL returns the base URL of the Customer FHIR API for the customer
-// PKB named, e.g. "acme" gives https://acme.fhir-api.sandbox.patientsknowbest.com
-// in the sandbox. The name must be a single lower-case DNS label, so that a
-// name taken from configuration cannot redirect tokens to another host.
+// PKB named, e.g. "acme" gives
+// https://acme.fhir-api.sandbox.patientsknowbest.com/fhir in the sandbox: the
+// customer's host plus /fhir, as PKB's "Customer: Examples" page calls it
+// (docs/pkb-api.md §1.2); the bare host answers nothing PKB documents. The
+// name must be a single lower-case DNS label, so that a name taken from
+// configuration cannot redirect tokens to another host.
 func (e Environment) CustomerURL(customer string) (string, error) {
 	if e.CustomerHost == "" {
 		return "", &ConfigError{Field: "Environment.CustomerHost", Reason: "is empty", Err: ErrInvalidConfig}
@@ -94,5 +101,5 @@ func (e Environment) CustomerURL(customer string) (string, error) {
 	if !customerLabel.MatchString(customer) {
 		return "", &ConfigError{Field: "customer", Reason: fmt.Sprintf("%q is not a lower-case DNS label", customer), Err: ErrInvalidConfig}
 	}
-	return "https://" + customer + "." + e.CustomerHost, nil
+	return "https://" + customer + "." + e.CustomerHost + customerBasePath, nil
 }

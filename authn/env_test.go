@@ -43,11 +43,11 @@ func TestEnvironments(t *testing.T) {
 
 func TestCustomerURL(t *testing.T) {
 	got, err := Sandbox.CustomerURL("acme")
-	if err != nil || got != "https://acme.fhir-api.sandbox.patientsknowbest.com" {
+	if err != nil || got != "https://acme.fhir-api.sandbox.patientsknowbest.com/fhir" {
 		t.Fatalf("%s %v", got, err)
 	}
 	got, _ = UKProduction.CustomerURL("nhs-trust-1")
-	if got != "https://nhs-trust-1.fhir-api.patientsknowbest.com" {
+	if got != "https://nhs-trust-1.fhir-api.patientsknowbest.com/fhir" {
 		t.Fatal(got)
 	}
 	for _, bad := range []string{"", "Acme", "evil.example/x#", "a.b", "-acme", "acme-", "a b", "acme@evil"} {

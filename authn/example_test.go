@@ -105,7 +105,7 @@ func ExampleNewCustomerClient() {
 	fmt.Println(base)
 	fmt.Println(tok.AccessToken)
 	// Output:
-	// https://acme.fhir-api.sandbox.patientsknowbest.com
+	// https://acme.fhir-api.sandbox.patientsknowbest.com/fhir
 	// access-1
 }
 

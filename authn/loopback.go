@@ -30,7 +30,7 @@ func LoginLoopback(ctx context.Context, cfg UserConfig, open func(url string) er
 // waits for PKB to redirect the browser back, exchanges the code and saves
 // the token. ctx bounds the whole wait, so give it a timeout.
 //
-// PKB accepts loopback redirects (API.md §3.2), but the client must still
+// PKB accepts loopback redirects (docs/pkb-api.md §3.2), but the client must still
 // be registered for them. Callbacks with the wrong state get an error page
 // and are otherwise ignored, so another local page cannot end the login; the
 // first callback with the right state decides the outcome.

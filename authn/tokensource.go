@@ -28,7 +28,7 @@ func (f TokenSourceFunc) Token(ctx context.Context) (*oauth2.Token, error) { ret
 // token depends on it, so the API wrappers check it before sending anything.
 type ClientType string
 
-// The PKB client types (API.md §3.1).
+// The PKB client types (docs/pkb-api.md §3.1).
 const (
 	ClientUser     ClientType = "user"
 	ClientSystem   ClientType = "system"

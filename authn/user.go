@@ -34,7 +34,7 @@ type UserConfig struct {
 	// has to log in again after every restart.
 	Store TokenStore
 	// AuthStyle is how the secret is sent to apiToken.action. PKB does not
-	// document it (API.md §6.3); zero means oauth2.AuthStyleInHeader, which
+	// document it (docs/pkb-api.md §6.3); zero means oauth2.AuthStyleInHeader, which
 	// RFC 6749 requires servers to support. Auto-detection is never used
 	// because its retry would present a single-use code or refresh token
 	// twice.

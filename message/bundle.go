@@ -14,7 +14,7 @@ import (
 // The message event PKB's roadmap defines for patient demographics.
 const (
 	// EventSystem is the code system of PKB message events. PKB's page names the
-	// code; the system URI comes from a third-party PKB client (API.md §5.1).
+	// code; the system URI comes from a third-party PKB client (docs/pkb-api.md §5.1).
 	EventSystem = "http://fhir.patientsknowbest.com/codesystem/message-event"
 	// EventCreateOrUpdatePatient creates or updates a patient, optionally inviting them.
 	EventCreateOrUpdatePatient = "create-or-update-patient"

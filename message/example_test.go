@@ -53,7 +53,7 @@ func ExampleValidatePatient() {
 	// Patient.name[0].family: required
 	// Patient.birthDate: required
 	// Patient.gender: required
-	// Patient.identifier[0].value: NHS number checksum fails
+	// Patient.identifier[0].value: national identifier check digit fails
 	// Patient.extension(http://fhir.patientsknowbest.com/structuredefinition/team-alias): no team-alias is the sender's default team
 }
 

@@ -10,14 +10,17 @@ import (
 	"time"
 
 	"github.com/pkbgo/pkb/gen/fhir/stu3"
+	"github.com/pkbgo/pkb/nationalid"
 )
 
 // The identifiers and extensions PKB's messaging documents name.
 const (
 	// TeamAliasURL is PKB's repeatable team-placement extension (valueString).
 	TeamAliasURL = "http://fhir.patientsknowbest.com/structuredefinition/team-alias"
-	// NHSNumberSystem is the identifier system of NHS numbers.
-	NHSNumberSystem = "https://fhir.nhs.uk/Id/nhs-number"
+	// NHSNumberSystem is the identifier system of NHS numbers
+	// ([nationalid.NHSNumber]; the other national systems PKB supports are
+	// the constants of package nationalid).
+	NHSNumberSystem = string(nationalid.NHSNumber)
 	// ODSCodeSystem is the Patient.meta.tag system PKB reads the sender's ODS
 	// code from (case sensitive; an older draft used https://fhir.nhs.uk/Id/ODS-Code).
 	ODSCodeSystem = "https://fhir.nhs.uk/Id/ods-organization-code"
@@ -30,7 +33,7 @@ type Reason string
 const (
 	ReasonRequired           Reason = "required"
 	ReasonInvalid            Reason = "invalid format"
-	ReasonChecksum           Reason = "NHS number checksum fails"
+	ReasonChecksum           Reason = "national identifier check digit fails"
 	ReasonTooMany            Reason = "more than PKB processes"
 	ReasonConflict           Reason = "mutually exclusive with another field"
 	ReasonNoDefaultTeam      Reason = "no team-alias is the sender's default team"
@@ -108,9 +111,12 @@ func newRules(opts []Option) rules {
 
 // ValidatePatient checks p against PKB's rules for the custom
 // Patient/$process-message: given and family name, birth date and gender
-// present; the team-alias rule; NHS numbers with a valid Modulus 11 check
-// digit; at most one email and one phone (PKB processes only one); a
-// well-formed email. It returns a *ValidationError listing every problem.
+// present; the team-alias rule; at most one NHS number; every identifier of a
+// national system PKB supports (package nationalid: NHS, CHI, Health and Care
+// numbers with their Modulus 11 check digit, BSN with the elfproef, SIN with
+// Luhn, the others non-blank); at most one email and one phone (PKB
+// processes only one); a well-formed email. It returns a *ValidationError
+// listing every problem.
 func ValidatePatient(p stu3.Patient, opts ...Option) error {
 	r := newRules(opts)
 	return r.validate(p)
@@ -163,18 +169,27 @@ func (r rules) validate(p stu3.Patient) error {
 
 	nhs := 0
 	for i, id := range p.Identifier {
-		if id.System != NHSNumberSystem {
+		sys := nationalid.System(id.System)
+		if !sys.Known() {
 			continue
 		}
-		nhs++
 		field := fmt.Sprintf("Patient.identifier[%d].value", i)
-		switch {
-		case nhs > 1:
-			add(fmt.Sprintf("Patient.identifier[%d]", i), ReasonTooMany)
-		case !nhsFormat.MatchString(id.Value):
-			add(field, ReasonInvalid)
-		case !ValidNHSNumber(id.Value):
-			add(field, ReasonChecksum)
+		if sys == nationalid.NHSNumber {
+			if nhs++; nhs > 1 {
+				add(fmt.Sprintf("Patient.identifier[%d]", i), ReasonTooMany)
+				continue
+			}
+		}
+		var ne *nationalid.Error
+		if err := sys.Validate(id.Value); errors.As(err, &ne) {
+			switch ne.Reason {
+			case nationalid.ReasonCheckDigit:
+				add(field, ReasonChecksum)
+			case nationalid.ReasonEmpty:
+				add(field, ReasonRequired)
+			default:
+				add(field, ReasonInvalid)
+			}
 		}
 	}
 	if nhs == 0 && r.requireNHS {
@@ -237,31 +252,14 @@ func contains(ss []string, s string) bool {
 	return false
 }
 
-var (
-	nhsFormat = regexp.MustCompile(`^[0-9]{10}$`)
-	phoneRE   = regexp.MustCompile(`^\+?[0-9][0-9 ()\-]{5,30}$`)
-)
+var phoneRE = regexp.MustCompile(`^\+?[0-9][0-9 ()\-]{5,30}$`)
 
 // ValidNHSNumber reports whether n is ten digits with a correct Modulus 11
 // check digit. A mistyped NHS number is often a real one belonging to someone
 // else; the checksum catches nearly all single-digit and transposition errors.
-func ValidNHSNumber(n string) bool {
-	if !nhsFormat.MatchString(n) {
-		return false
-	}
-	sum := 0
-	for i := 0; i < 9; i++ {
-		sum += int(n[i]-'0') * (10 - i)
-	}
-	check := 11 - sum%11
-	switch check {
-	case 11:
-		check = 0
-	case 10:
-		return false
-	}
-	return check == int(n[9]-'0')
-}
+// It is nationalid.NHSNumber.Validate; that package checks the other national
+// identifiers too.
+func ValidNHSNumber(n string) bool { return nationalid.NHSNumber.Validate(n) == nil }
 
 // PatientBuilder assembles the body of PKB's custom Patient/$process-message
 // in PKB's mapping (title in prefix[0], given[0], middle names in given[1..],

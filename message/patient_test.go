@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pkbgo/pkb/gen/fhir/stu3"
+	"github.com/pkbgo/pkb/nationalid"
 )
 
 var (
@@ -197,5 +198,42 @@ func TestTeamAliasRule(t *testing.T) {
 				t.Fatalf("err = %v", err)
 			}
 		})
+	}
+}
+
+// Every national identifier PKB supports is checked with its own rule, not
+// only NHS numbers; identifiers of other systems are left alone.
+func TestValidatePatientNationalIDs(t *testing.T) {
+	p, err := validBuilder().Build(WithClock(clock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Identifier = append(p.Identifier,
+		stu3.Identifier{System: string(nationalid.CHINumber), Value: "0101010000"},           // [1] check digit fails
+		stu3.Identifier{System: string(nationalid.BSN), Value: "111222333"},                  // [2] valid
+		stu3.Identifier{System: string(nationalid.BSN), Value: "11122233"},                   // [3] eight digits
+		stu3.Identifier{System: string(nationalid.KuwaitCivilID), Value: " "},                // [4] blank
+		stu3.Identifier{System: "https://example.invalid/mrn", Value: "not checked"},         // [5] local id
+		stu3.Identifier{System: string(nationalid.HealthAndCareNumber), Value: "3200000015"}, // [6] valid
+	)
+	err = ValidatePatient(p, WithClock(clock))
+	var ve *ValidationError
+	if !errors.As(err, &ve) {
+		t.Fatalf("err = %v", err)
+	}
+	for _, want := range []Problem{
+		{"Patient.identifier[1].value", ReasonChecksum},
+		{"Patient.identifier[3].value", ReasonInvalid},
+		{"Patient.identifier[4].value", ReasonRequired},
+	} {
+		if !ve.Has(want.Field, want.Reason) {
+			t.Errorf("missing %s in %v", want, ve)
+		}
+	}
+	if len(ve.Problems) != 3 {
+		t.Errorf("problems %v, want exactly the three above", ve.Problems)
+	}
+	if strings.Contains(err.Error(), "0101010000") {
+		t.Errorf("error quotes an identifier: %v", err)
 	}
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/ory/fosite"
 )
 
-// ClientType is the kind of PKB API client (API.md §3.1). It decides which
+// ClientType is the kind of PKB API client (docs/pkb-api.md §3.1). It decides which
 // token endpoint a client may use, which grant it uses and the default
 // access-token lifespan.
 type ClientType string

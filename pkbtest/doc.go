@@ -29,12 +29,12 @@
 // [Simulator] grows the auth server into an offline PKB: the same token
 // endpoints plus every endpoint family of the OpenAPI documents in
 // api/openapi (Facade at /fhir, Messaging at /phr-fhir, the REST API at
-// /json, Aggregated at /aggregated/fhir, Customer at /customer/stu3 and
-// /customer/r4), served from synthetic, clearly fake data. Every request is
+// /json, Aggregated at /aggregated/fhir, Customer at /customer/stu3/fhir and
+// /customer/r4/fhir, ending in /fhir like PKB's customer bases), served from synthetic, clearly fake data. Every request is
 // validated against those documents with kin-openapi's openapi3filter, so a
 // request the contract does not allow gets a 400 OperationOutcome naming the
 // problem; PKB's token, client-type, user-type and X-Org-Public-Id rules
-// apply as API.md §3-4 describe. Use [NewServer] in tests (like
+// apply as docs/pkb-api.md §3-4 describe. Use [NewServer] in tests (like
 // httptest.NewServer) or [NewSimulator] and [Simulator.Start] in a program;
 // [Simulator.Environment] points the authn and wrappers packages at it.
 //

@@ -12,7 +12,7 @@ import (
 )
 
 // ResponseCode is a code of PKB's response-code CodeSystem
-// (http://fhir.patientsknowbest.com/codesystem/response-code, API.md §4).
+// (http://fhir.patientsknowbest.com/codesystem/response-code, docs/pkb-api.md §4).
 type ResponseCode string
 
 const (
@@ -53,7 +53,7 @@ func (e *TokenError) Is(target error) bool {
 }
 
 // HTTPStatus is the status a PKB resource server would answer with: 401
-// for every token and session code (API.md §6 item 19 assumption).
+// for every token and session code (docs/pkb-api.md §6 item 19 assumption).
 func (e *TokenError) HTTPStatus() int { return http.StatusUnauthorized }
 
 // Sentinel token errors, for errors.Is.

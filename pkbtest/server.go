@@ -35,7 +35,7 @@ const (
 // Endpoints lists every route the server serves.
 var Endpoints = []Endpoint{EndpointAuthorize, EndpointUserToken, EndpointSystemToken, EndpointCustomerToken}
 
-// Default access-token lifespans per client type (API.md §3.2, §3.4, §3.5)
+// Default access-token lifespans per client type (docs/pkb-api.md §3.2, §3.4, §3.5)
 // and the default absolute session (refresh-token) lifespan.
 const (
 	// DefaultUserAccessTokenLifespan is PKB's documented 600 s.

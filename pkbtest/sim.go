@@ -33,7 +33,7 @@ import (
 //	/phr-fhir                                Messaging FHIR (STU3)
 //	/json                                    custom REST API
 //	/aggregated/fhir                         Aggregated FHIR (R4)
-//	/customer/stu3, /customer/r4             Customer FHIR, one per version
+//	/customer/stu3/fhir, /customer/r4/fhir   Customer FHIR, one per version (PKB: /fhir on the customer host)
 type Simulator struct {
 	auth     *AuthServer
 	log      *slog.Logger
@@ -247,7 +247,8 @@ func (s *Simulator) Environment() authn.Environment {
 }
 
 // CustomerURL is the base URL of the Customer FHIR endpoint of one FHIR
-// version, "stu3" or "r4" (case-insensitive); anything else gives "".
+// version, "stu3" or "r4" (case-insensitive); anything else gives "". Like
+// PKB's https://{customer}.fhir-api.{env}/fhir it ends in /fhir.
 func (s *Simulator) CustomerURL(fhirVersion string) string {
 	switch strings.ToLower(fhirVersion) {
 	case "stu3":

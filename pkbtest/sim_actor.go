@@ -113,7 +113,10 @@ func patientOf(res obj) string {
 	case "AllergyIntolerance":
 		return refID(res, "patient", "Patient")
 	}
-	return refID(res, "subject", "Patient")
+	if id := refID(res, "subject", "Patient"); id != "" {
+		return id
+	}
+	return refID(res, "patient", "Patient") // Device, Immunization, EpisodeOfCare, ...
 }
 
 // visible keeps the resources of patients a may see: PKB silently omits

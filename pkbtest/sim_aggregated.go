@@ -3,18 +3,38 @@ package pkbtest
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
+	"strings"
 	"time"
+
+	"github.com/pkbgo/pkb/gen/access"
 )
 
-// aggregatedTypes are the types PKB aggregates; their Customer R4 data is
-// visible on the Aggregated endpoint too (upstream to downstream).
-var aggregatedTypes = []string{"Patient", "Appointment", "AllergyIntolerance", "Condition", "Encounter", "MedicationStatement", "MedicationRequest", "Observation", "QuestionnaireResponse"}
+// aggregatedTypes are the types the Aggregated document declares (a search
+// and a read each, generated from PKB's "Aggregated Endpoint API
+// Requirements" table); their Customer R4 data is visible on the Aggregated
+// endpoint too (upstream to downstream).
+var aggregatedTypes = func() []string {
+	var out []string
+	for _, op := range access.Operations {
+		if op.Family == access.FamilyAggregated && op.Method == http.MethodGet && op.ID == "search"+strings.TrimPrefix(op.Path, "/") {
+			out = append(out, strings.TrimPrefix(op.Path, "/"))
+		}
+	}
+	return out
+}()
+
+// questionnaireRequestSystem is the identifier system of the ServiceRequest
+// an advanced questionnaire request creates (PKB's example ServiceRequest,
+// docs/pkb-api.md §2.4); its value is the Questionnaire id.
+const questionnaireRequestSystem = "http://hl7.org/fhir/R4/questionnaire"
 
 func aggregatedHandlers() map[string]handlerFunc {
 	m := map[string]handlerFunc{
 		"capabilities":             aggregatedCapabilities,
 		"sendQuestionnaireRequest": aggregatedSendQuestionnaireRequest,
+		"consentCarers":            aggregatedCarers,
 	}
 	dateOf := map[string]func(obj) string{
 		"Appointment": func(r obj) string { return str(r, "start") },
@@ -86,14 +106,20 @@ func aggregatedSearch(typ string, dateOf func(obj) string) handlerFunc {
 	return func(c *call) {
 		q := c.query
 		d := c.s.data
+		if typ == "Questionnaire" {
+			if !c.teamHeader() {
+				return
+			}
+		}
 		d.mu.RLock()
 		defer d.mu.RUnlock()
 		var patientSet map[string]bool
-		for _, name := range []string{"subject:Patient.identifier", "actor:Patient.identifier", "patient:Patient.identifier"} {
-			if v := q.Get(name); v != "" {
-				patientSet = d.patientsWith(v)
+		for name, vs := range q {
+			if strings.HasSuffix(name, ":Patient.identifier") && len(vs) > 0 {
+				patientSet = d.patientsWith(vs[0])
 			}
 		}
+		ids := q["_id"]
 		var basedOn map[string]bool
 		if v := q.Get("based-on:ServiceRequest.identifier"); v != "" {
 			t := parseToken(v)
@@ -111,6 +137,9 @@ func aggregatedSearch(typ string, dateOf func(obj) string) handlerFunc {
 		var out []obj
 		for _, r := range d.aggregatedList(typ) {
 			if patientSet != nil && !patientSet[patientOf(r)] {
+				continue
+			}
+			if len(ids) > 0 && !slices.Contains(ids, str(r, "id")) {
 				continue
 			}
 			if ident != "" && !hasIdentifier(r, parseToken(ident)) {
@@ -139,11 +168,71 @@ func aggregatedSearch(typ string, dateOf func(obj) string) handlerFunc {
 			}
 			out = append(out, r)
 		}
-		c.writeSearch(out, nil)
+		var included []obj
+		if typ == "QuestionnaireResponse" && q.Get("_include") == "QuestionnaireResponse:based-on" {
+			// The only way to read an advanced-questionnaire ServiceRequest.
+			seen := map[string]bool{}
+			for _, r := range out {
+				for _, b := range list(r, "basedOn") {
+					bo, _ := b.(obj)
+					id := refTo(str(bo, "reference"), "ServiceRequest")
+					if sr := d.aggregatedGet("ServiceRequest", id); sr != nil && !seen[id] {
+						seen[id] = true
+						included = append(included, sr)
+					}
+				}
+			}
+		}
+		c.writeSearch(out, included)
 	}
 }
 
+// teamHeader checks x-team-id names a team (not an organisation) this
+// Customer client may act for; it writes the refusal otherwise.
+func (c *call) teamHeader() bool {
+	team := c.r.Header.Get("x-team-id")
+	d := c.s.data
+	d.mu.RLock()
+	o := d.orgs[team]
+	d.mu.RUnlock()
+	if o == nil || o.parent == "" {
+		c.fail(http.StatusForbidden, "forbidden", CodeNoAssociation, "x-team-id is not a team this client may act for")
+		return false
+	}
+	return true
+}
+
+// aggregatedCarers serves Consent/$carers: per carer of the selected
+// patient, the Consent naming the carer and the carer's Patient.
+func aggregatedCarers(c *call) {
+	d := c.s.data
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	patients := d.patientsWith(c.query.Get("patient:Patient.identifier"))
+	if len(patients) == 0 {
+		c.fail(http.StatusNotFound, "not-found", "", "no patient with that identifier is in your organisation")
+		return
+	}
+	var out, included []obj
+	for _, cs := range d.aggregated.list("Consent") {
+		if !patients[refID(cs, "patient", "Patient")] || str(cs, "status") != "active" {
+			continue
+		}
+		out = append(out, cs)
+		for _, a := range list(objAt(cs, "provision"), "actor") {
+			ao, _ := a.(obj)
+			if carer := d.aggregatedGet("Patient", refID(ao, "reference", "Patient")); carer != nil {
+				included = append(included, carer)
+			}
+		}
+	}
+	c.writeSearch(append(out, included...), nil)
+}
+
 func aggregatedSendQuestionnaireRequest(c *call) {
+	if !c.teamHeader() {
+		return
+	}
 	team := c.r.Header.Get("x-team-id")
 	body, ok := c.parseBody()
 	if !ok {
@@ -152,26 +241,20 @@ func aggregatedSendQuestionnaireRequest(c *call) {
 	d := c.s.data
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if o := d.orgs[team]; o == nil || o.parent == "" {
-		c.fail(http.StatusForbidden, "forbidden", CodeNoAssociation, "x-team-id is not a team this client may act for")
-		return
-	}
 	if c.params["id"] != SeedAggregatedQuestionnaireID {
 		c.fail(http.StatusNotFound, "not-found", "", "Questionnaire/"+c.params["id"]+" is not an advanced questionnaire known to this team")
 		return
 	}
 	var targets []string
-	flag := ""
+	var additional obj
+	nTargets, nAdditional := 0, 0
 	for _, p := range list(body, "parameter") {
 		po, _ := p.(obj)
 		switch str(po, "name") {
 		case "target":
-			var pid string
-			if id := objAt(po, "valueIdentifier"); id != nil {
-				if pt := d.patientByIdentifier(id); pt != nil {
-					pid = pt.ID
-				}
-			} else if r := objAt(po, "valueReference"); r != nil {
+			nTargets++
+			pid := ""
+			if r := objAt(po, "valueReference"); r != nil {
 				if id := objAt(r, "identifier"); id != nil {
 					if pt := d.patientByIdentifier(id); pt != nil {
 						pid = pt.ID
@@ -184,33 +267,40 @@ func aggregatedSendQuestionnaireRequest(c *call) {
 				c.fail(http.StatusBadRequest, "not-found", "", "a target is not a known patient", "Parameters.parameter")
 				return
 			}
-			targets = append(targets, pid)
-		case "notificationFlag":
-			flag = str(po, "valueCode")
-			if flag == "" {
-				if b, ok := po["valueBoolean"].(bool); ok {
-					flag = fmt.Sprint(b)
-				}
+			if !slices.Contains(targets, pid) { // "If a target is represented twice, only one request will be created"
+				targets = append(targets, pid)
+			}
+		case "additionalIdentifier":
+			nAdditional++
+			additional = objAt(po, "valueIdentifier")
+			if additional == nil || str(additional, "system") == "" || str(additional, "value") == "" {
+				c.fail(http.StatusBadRequest, "invalid", "", "additionalIdentifier needs a valueIdentifier with system and value", "Parameters.parameter")
+				return
 			}
 		}
 	}
-	if len(targets) == 0 {
-		c.fail(http.StatusBadRequest, "required", "", "at least one target is required", "Parameters.parameter")
+	switch {
+	case nTargets < 1 || nTargets > 500:
+		c.fail(http.StatusBadRequest, "invalid", "", fmt.Sprintf("target takes 1..500 values, got %d", nTargets), "Parameters.parameter")
 		return
-	}
-	if flag != "true" && flag != "false" {
-		c.fail(http.StatusBadRequest, "required", "", "notificationFlag (valueCode true|false) is currently mandatory", "Parameters.parameter")
+	case nAdditional > 1:
+		c.fail(http.StatusBadRequest, "invalid", "", "additionalIdentifier takes 0..1 values", "Parameters.parameter")
 		return
 	}
 	var out []obj
 	now := time.Now()
 	for _, pid := range targets {
 		id := uuidFrom(d.rng)
+		ids := []any{obj{"system": questionnaireRequestSystem, "value": c.params["id"]}}
+		if additional != nil {
+			ids = append(ids, additional)
+		}
 		d.aggregated.put(obj{"resourceType": "ServiceRequest", "id": id, "status": "active", "intent": "order",
 			"subject": ref("Patient", pid), "requester": ref("Organization", team), "authoredOn": ts(now),
-			"identifier": []any{obj{"system": "http://fhir.patientsknowbest.com/id/questionnaire-request", "value": id}},
-			"code":       concept("Advanced questionnaire request: " + c.params["id"])}, now, "POST")
-		out = append(out, obj{"name": "serviceRequest", "valueReference": ref("ServiceRequest", id)})
+			"identifier": ids, "code": obj{"text": "Questionnaire"},
+			"extension": []any{obj{"url": "http://hl7.org/fhir/StructureDefinition/servicerequest-questionnaireRequest",
+				"valueReference": ref("Questionnaire", c.params["id"])}}}, now, "POST")
+		out = append(out, obj{"name": "request", "valueReference": ref("ServiceRequest", id)})
 	}
 	c.ok(parameters(out...))
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pkbgo/pkb/api/openapi"
 	"github.com/pkbgo/pkb/gen/access"
+	"github.com/pkbgo/pkb/nationalid"
 )
 
 // routes maps every operation of every family to its handler. NewSimulator
@@ -65,6 +66,7 @@ func (s *Simulator) routes() map[access.Family]map[string]handlerFunc {
 			"listMeasurements":        restListMeasurements,
 			"listMeasurementApiRefs":  restAPIRefs,
 			"listPatientMeasurements": restPatientMeasurements,
+			"breakTheGlass":           restBreakTheGlass,
 		},
 	}
 }
@@ -82,7 +84,7 @@ func facadeCapabilities(c *call) {
 }
 
 // operationDefs describes PKB's operations for the synthesised
-// OperationDefinitions: in-parameters and out-parameters as API.md §2.1
+// OperationDefinitions: in-parameters and out-parameters as docs/pkb-api.md §2.1
 // documents them (part names PKB does not document are the simulator's).
 var operationDefs = map[string]struct {
 	code, resource string
@@ -133,7 +135,7 @@ func readOperationDefinition(c *call) {
 	res := obj{"resourceType": "OperationDefinition", "id": id, "url": "http://fhir.patientsknowbest.com/operation/" + def.code,
 		"name": def.code, "status": "active", "kind": "operation", "code": def.code, "resource": []any{def.resource},
 		"system": false, "type": !def.instance, "instance": def.instance,
-		"description": "Synthesised by pkbtest from API.md; PKB's own definition may differ."}
+		"description": "Synthesised by pkbtest from docs/pkb-api.md; PKB's own definition may differ."}
 	if len(params) > 0 {
 		res["parameter"] = params
 	}
@@ -310,7 +312,21 @@ func (c *call) paramIdentifiers(name string, min, max int) ([]obj, bool) {
 	return out, true
 }
 
-var nationalSystems = []string{SystemNHSNumber, SystemCHINumber, SystemHCNumber}
+// nhsStyleSystems are the only systems $status-query and
+// $generate-invitation-tokens take (NHS, CHI, Health and Care numbers).
+var nhsStyleSystems = systemStrings(nationalid.NHSStyle())
+
+// nationalSystems are every national identifier system PKB supports;
+// $date-of-last-data-point takes them all (PKB's example uses a BSN).
+var nationalSystems = systemStrings(nationalid.Systems())
+
+func systemStrings(ss []nationalid.System) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = string(s)
+	}
+	return out
+}
 
 // checkSystems rejects the whole request when one identifier has a system
 // PKB does not support, as PKB does.
@@ -332,13 +348,15 @@ func (d *simData) patientByIdentifier(id obj) *SeedPatient {
 		return d.byID[str(id, "value")]
 	case SystemNHSNumber:
 		return d.byNHS[str(id, "value")]
+	case SystemBSN:
+		return d.byBSN[str(id, "value")]
 	}
 	return nil
 }
 
 func statusQuery(c *call) {
 	ids, ok := c.paramIdentifiers("patientIdentifier", 1, 5000)
-	if !ok || !c.checkSystems(ids, nationalSystems) {
+	if !ok || !c.checkSystems(ids, nhsStyleSystems) {
 		return
 	}
 	d := c.s.data
@@ -379,7 +397,7 @@ func age(birth string, now time.Time) int {
 
 func generateInvitationTokens(c *call) {
 	ids, ok := c.paramIdentifiers("patientIdentifier", 1, 500)
-	if !ok || !c.checkSystems(ids, nationalSystems) {
+	if !ok || !c.checkSystems(ids, nhsStyleSystems) {
 		return
 	}
 	d := c.s.data
@@ -390,7 +408,7 @@ func generateInvitationTokens(c *call) {
 	for _, id := range ids {
 		p := d.patientByIdentifier(id)
 		// No tokens for deceased, unknown, registered, undated or under-16
-		// patients (API.md §2.1).
+		// patients (docs/pkb-api.md §2.1).
 		if p == nil || p.OrgID != c.actor.orgID || p.Deceased || p.Registered || p.BirthDate == "" || age(p.BirthDate, now) < 16 {
 			continue
 		}
@@ -573,7 +591,7 @@ func searchPerson(c *call) {
 	c.writeSearch(out, nil)
 }
 
-// The Person operations are undocumented by PKB (API.md §6.21); the
+// The Person operations are undocumented by PKB (docs/pkb-api.md §6.21); the
 // simulator gives them a plausible, harmless shape: $destroy removes a
 // Person and returns a request id whose $delete_status is COMPLETED.
 func personDestroy(c *call) {

@@ -307,3 +307,31 @@ func TestFacadeAsClinician(t *testing.T) {
 		t.Errorf("sharing-disabled patient: %v", m)
 	}
 }
+
+// TestNationalIdentifierSystems: the simulator uses PKB's identifier-system
+// URIs (docs/pkb-api.md §2.1): CHI and Health and Care numbers by their real
+// URIs on $status-query (an invented CHI URI rejects the whole request, as
+// PKB does for an unsupported system), and a BSN on
+// $date-of-last-data-point as PKB's own example does.
+func TestNationalIdentifierSystems(t *testing.T) {
+	s := newSim(t)
+	fc := systemClient(t, s).Facade
+	c := ctx(t)
+	m := ok(t)(fc.PatientStatusQueryWithBodyWithResponse(c, fhirJSON, body(idParams("patientIdentifier",
+		"urn:oid:2.16.840.1.113883.2.1.3.2.4.16.53", "0101011234", "urn:uuid:1479257a-ce8f-482a-89fa-429ac066c158", "3200000015"))))
+	if st := param(m, "patientStatus"); len(st) != 2 || get(param(st[0], "diagnostics")[0], "valueString") != "Not found" {
+		t.Errorf("$status-query by CHI and H&C = %v", m)
+	}
+	expect(t, http.StatusBadRequest)(fc.PatientStatusQueryWithBodyWithResponse(c, fhirJSON, body(idParams("patientIdentifier",
+		nhsSystem, pkbtest.SeedPatientNHSNumber, "https://fhir.nhs.scot/Id/chi-number", "0101011234"))))
+	// BSN is not an NHS-style number: $status-query refuses it.
+	expect(t, http.StatusBadRequest)(fc.PatientStatusQueryWithBodyWithResponse(c, fhirJSON, body(idParams("patientIdentifier",
+		pkbtest.SystemBSN, pkbtest.SeedPatientBSN))))
+	m = ok(t)(fc.PatientDateOfLastDataPointWithBodyWithResponse(c, fhirJSON, body(idParams("patientIdentifier",
+		"http://fhir.nl/fhir/NamingSystem/bsn", pkbtest.SeedPatientBSN))))
+	res := param(m, "lastDataPointsResult")
+	if len(res) != 1 || get(param(res[0], "patientIdentifier")[0], "valueIdentifier", "system") != "http://fhir.nl/fhir/NamingSystem/bsn" ||
+		len(param(res[0], "lastRecordUpdate")) != 1 {
+		t.Errorf("$date-of-last-data-point by BSN = %v", m)
+	}
+}

@@ -3,13 +3,16 @@ package pkbtest_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/oapi-codegen/runtime/types"
 
+	"github.com/pkbgo/pkb/gen/access"
 	"github.com/pkbgo/pkb/gen/aggregated"
 	customerr4 "github.com/pkbgo/pkb/gen/customer/r4"
 	customerstu3 "github.com/pkbgo/pkb/gen/customer/stu3"
@@ -260,16 +263,16 @@ func TestAggregated(t *testing.T) {
 	firstID := map[string]string{}
 	for typ, call := range map[string]search{
 		"Appointment": func() (any, error) {
-			return ag.SearchAppointmentWithResponse(c, &aggregated.SearchAppointmentParams{ActorPatientIdentifier: ptr(nhs), Date: []string{"ge2024-01-10"}})
+			return ag.SearchAppointmentWithResponse(c, &aggregated.SearchAppointmentParams{ActorPatientIdentifier: nhs, Date: []string{"ge2024-01-10"}})
 		},
 		"AllergyIntolerance": func() (any, error) {
-			return ag.SearchAllergyIntoleranceWithResponse(c, &aggregated.SearchAllergyIntoleranceParams{PatientPatientIdentifier: ptr(nhs)})
+			return ag.SearchAllergyIntoleranceWithResponse(c, &aggregated.SearchAllergyIntoleranceParams{PatientPatientIdentifier: nhs})
 		},
 		"Condition": func() (any, error) {
-			return ag.SearchConditionWithResponse(c, &aggregated.SearchConditionParams{SubjectPatientIdentifier: ptr(nhs)})
+			return ag.SearchConditionWithResponse(c, &aggregated.SearchConditionParams{SubjectPatientIdentifier: nhs})
 		},
 		"Encounter": func() (any, error) {
-			return ag.SearchEncounterWithResponse(c, &aggregated.SearchEncounterParams{SubjectPatientIdentifier: ptr(nhs), Date: []string{"ge2024", "lt2025"}})
+			return ag.SearchEncounterWithResponse(c, &aggregated.SearchEncounterParams{SubjectPatientIdentifier: nhs, Date: []string{"ge2024", "lt2025"}})
 		},
 		"MedicationStatement": func() (any, error) {
 			return ag.SearchMedicationStatementWithResponse(c, &aggregated.SearchMedicationStatementParams{SubjectPatientIdentifier: ptr(nhs)})
@@ -339,20 +342,104 @@ func TestAggregated(t *testing.T) {
 
 	team := types.UUID{}
 	_ = team.UnmarshalText([]byte(pkbtest.SeedTeamID))
-	m = ok(t)(ag.SendQuestionnaireRequestWithBodyWithResponse(c, pkbtest.SeedAggregatedQuestionnaireID, &aggregated.SendQuestionnaireRequestParams{TeamID: team}, fhirJSON,
-		body(`{"resourceType":"Parameters","parameter":[{"name":"target","valueReference":{"reference":"`+alice+`"}},{"name":"notificationFlag","valueCode":"false"}]}`)))
-	if len(param(m, "serviceRequest")) != 1 {
-		t.Errorf("$send-questionnaire-request = %v", m)
+	send := func(params string) (*aggregated.SendQuestionnaireRequestResponse, error) {
+		return ag.SendQuestionnaireRequestWithBodyWithResponse(c, pkbtest.SeedAggregatedQuestionnaireID, &aggregated.SendQuestionnaireRequestParams{TeamID: team}, fhirJSON,
+			body(`{"resourceType":"Parameters","parameter":[`+params+`]}`))
 	}
-	oo := expect(t, http.StatusBadRequest)(ag.SendQuestionnaireRequestWithBodyWithResponse(c, pkbtest.SeedAggregatedQuestionnaireID, &aggregated.SendQuestionnaireRequestParams{TeamID: team}, fhirJSON,
-		body(`{"resourceType":"Parameters","parameter":[{"name":"target","valueReference":{"reference":"`+alice+`"}}]}`)))
-	if !strings.Contains(diagnostics(oo), "notificationFlag") {
-		t.Errorf("missing notificationFlag: %v", oo)
+	// target 1..500, duplicates collapse (by reference or by NHS number);
+	// additionalIdentifier 0..1; output `request` 0..* Reference(ServiceRequest).
+	m = ok(t)(send(`{"name":"target","valueReference":{"reference":"` + alice + `"}},
+		{"name":"target","valueReference":{"identifier":{"system":"` + nhsSystem + `","value":"` + pkbtest.SeedPatientNHSNumber + `"}}},
+		{"name":"additionalIdentifier","valueIdentifier":{"system":"https://example.invalid/ext","value":"EXT-1"}}`))
+	reqs := param(m, "request")
+	if len(reqs) != 1 || !strings.HasPrefix(get(reqs[0], "valueReference", "reference").(string), "ServiceRequest/") {
+		t.Errorf("$send-questionnaire-request with a duplicate target = %v, want one request", m)
 	}
+	expect(t, http.StatusBadRequest)(send(`{"name":"additionalIdentifier","valueIdentifier":{"system":"s","value":"v"}}`)) // no target
+	expect(t, http.StatusBadRequest)(send(`{"name":"target","valueReference":{"reference":"` + alice + `"}},
+		{"name":"additionalIdentifier","valueIdentifier":{"system":"s","value":"1"}},{"name":"additionalIdentifier","valueIdentifier":{"system":"s","value":"2"}}`))
+	many := make([]string, 501)
+	for i := range many {
+		many[i] = `{"name":"target","valueReference":{"reference":"` + alice + `"}}`
+	}
+	expect(t, http.StatusBadRequest)(send(strings.Join(many, ",")))
 	other := types.UUID{}
 	_ = other.UnmarshalText([]byte(pkbtest.SeedOrgPublicID))
 	expect(t, http.StatusForbidden)(ag.SendQuestionnaireRequestWithBodyWithResponse(c, pkbtest.SeedAggregatedQuestionnaireID, &aggregated.SendQuestionnaireRequestParams{TeamID: other}, fhirJSON,
-		body(`{"resourceType":"Parameters","parameter":[{"name":"target","valueReference":{"reference":"`+alice+`"}},{"name":"notificationFlag","valueCode":"true"}]}`)))
+		body(`{"resourceType":"Parameters","parameter":[{"name":"target","valueReference":{"reference":"`+alice+`"}}]}`)))
+
+	// The ServiceRequests are reachable only through _include on a
+	// QuestionnaireResponse search; their identifier system is
+	// http://hl7.org/fhir/R4/questionnaire.
+	inc := aggregated.SearchQuestionnaireResponseParamsIncludeQuestionnaireResponseBasedOn
+	m = ok(t)(ag.SearchQuestionnaireResponseWithResponse(c, &aggregated.SearchQuestionnaireResponseParams{
+		BasedOnServiceRequestIdentifier: ptr(pkbtest.SeedServiceRequestIdentifier), Include: &inc}))
+	var srs []obj
+	for _, e := range entries(m) {
+		if get(e, "resourceType") == "ServiceRequest" {
+			srs = append(srs, e)
+		}
+	}
+	if len(srs) != 1 || get(list(srs[0], "identifier")[0], "system") != "http://hl7.org/fhir/R4/questionnaire" {
+		t.Errorf("_include=QuestionnaireResponse:based-on included %v", srs)
+	}
+
+	// Questionnaire templates are searched with x-team-id.
+	m = ok(t)(ag.SearchQuestionnaireWithResponse(c, &aggregated.SearchQuestionnaireParams{TeamID: team}))
+	if qs := entries(m); len(qs) != 1 || get(qs[0], "id") != pkbtest.SeedAggregatedQuestionnaireID {
+		t.Errorf("Questionnaire search = %v", m)
+	}
+	expect(t, http.StatusForbidden)(ag.SearchQuestionnaireWithResponse(c, &aggregated.SearchQuestionnaireParams{TeamID: other}))
+
+	// Consent/$carers: the carer's Consent and Patient.
+	m = ok(t)(ag.ConsentCarersWithResponse(c, &aggregated.ConsentCarersParams{PatientPatientIdentifier: nhs}))
+	var kinds []string
+	for _, e := range entries(m) {
+		kinds = append(kinds, get(e, "resourceType").(string))
+	}
+	if strings.Join(kinds, ",") != "Consent,Patient" || get(entries(m)[0], "id") != pkbtest.SeedCarerConsentID {
+		t.Errorf("$carers = %v", kinds)
+	}
+	expect(t, http.StatusNotFound)(ag.ConsentCarersWithResponse(c, &aggregated.ConsentCarersParams{PatientPatientIdentifier: nhsSystem + "|9990000026"}))
+}
+
+// TestAggregatedEveryType calls the search (with PKB's mandatory selector
+// where there is one) and the read of every type the generated Aggregated
+// document declares, and checks that the simulator, like PKB, refuses a
+// search without a mandatory selector (the client refuses it before I/O;
+// this sends it raw).
+func TestAggregatedEveryType(t *testing.T) {
+	s := newSim(t)
+	tok := token(t, customerSource(t, s))
+	base := s.Environment().AggregatedURL
+	nhs := url.QueryEscape(nhsSystem + "|" + pkbtest.SeedPatientNHSNumber)
+	types := 0
+	for _, op := range access.Operations {
+		if op.Family != access.FamilyAggregated || op.Method != http.MethodGet || op.ID != "search"+strings.TrimPrefix(op.Path, "/") {
+			continue
+		}
+		types++
+		header := map[string]string{"x-team-id": pkbtest.SeedTeamID}
+		q := ""
+		for _, name := range op.RequiredQuery {
+			q += "&" + url.QueryEscape(name) + "=" + nhs
+		}
+		if resp, b := raw(t, http.MethodGet, base+op.Path+"?_count=10"+q, tok, header, ""); resp.StatusCode != http.StatusOK || get(b, "type") != "searchset" {
+			t.Errorf("%s: %s %v", op.ID, resp.Status, b)
+		}
+		if resp, _ := raw(t, http.MethodGet, base+op.Path+"/no-such-id", tok, header, ""); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("read%s: %s", strings.TrimPrefix(op.Path, "/"), resp.Status)
+		}
+		if len(op.RequiredQuery) > 0 {
+			resp, oo := raw(t, http.MethodGet, base+op.Path+"?_count=10", tok, header, "")
+			wantOutcome(t, resp, oo, http.StatusBadRequest, "")
+			resp, oo = raw(t, http.MethodGet, base+op.Path+"?"+url.QueryEscape(op.RequiredQuery[0])+"=", tok, header, "")
+			wantOutcome(t, resp, oo, http.StatusBadRequest, "")
+		}
+	}
+	if types < 35 {
+		t.Errorf("only %d aggregated types declared", types)
+	}
 }
 
 // TestRESTAPI covers the REST API as a patient, a clinician and a tethered
@@ -362,8 +449,15 @@ func TestRESTAPI(t *testing.T) {
 	c := ctx(t)
 	pat := userClient(t, s, "PATIENT").REST
 	m := ok(t)(pat.GetSelfWithResponse(c))
-	if get(m, "id") != pkbtest.SeedPatientRESTID || get(m, "userType") != "PATIENT" {
+	// PKB's real sample: userType null even for a patient, "M"/"m", the
+	// national id named "NHS number" for GB-ENG and GB-WLS, boolean patient.
+	if v, present := m["userType"]; get(m, "id") != pkbtest.SeedPatientRESTID || !present || v != nil || get(m, "patient") != true ||
+		get(m, "gender") != "F" || get(m, "genderMF") != "f" || get(m, "country") != "GB-ENG" ||
+		get(list(m, "nationalIds")[0], "name") != "NHS number" || fmt.Sprint(get(list(m, "nationalIds")[0], "countryCodes")) != "[GB-ENG GB-WLS]" {
 		t.Errorf("users/self = %v", m)
+	}
+	if self, err := pat.GetSelfWithResponse(c); err != nil || self.JSON200 == nil || self.JSON200.UserType != nil || self.JSON200.Patient == nil || !*self.JSON200.Patient {
+		t.Errorf("users/self decoded = %+v, %v", self, err)
 	}
 	r, err := pat.ListMeasurementApiRefsWithResponse(c)
 	if err != nil || r.JSON200 == nil || len(*r.JSON200) == 0 {
@@ -407,4 +501,59 @@ func TestRESTAPI(t *testing.T) {
 		t.Errorf("recordAccessToken = %v", m)
 	}
 	ok(t)(teth.ListPatientMeasurementsWithResponse(c, pkbtest.SeedPatientRESTID, &restapi.ListPatientMeasurementsParams{APIRefs: []string{ref}}))
+
+	// listPatientMeasurements is open to a Coordinator too (PKB's measurements FAQ).
+	coord := userClient(t, s, "TEAMCOORD").REST
+	ok(t)(coord.ListPatientMeasurementsWithResponse(c, pkbtest.SeedPatientRESTID, &restapi.ListPatientMeasurementsParams{APIRefs: []string{ref}}))
+
+	// Break the glass: 30 minutes, a token; 404 for an unknown patient.
+	btg, err := clin.BreakTheGlassWithResponse(c, pkbtest.SeedPatientRESTID, &restapi.BreakTheGlassParams{UserID: ptr(pkbtest.SeedClinicianRESTID)})
+	if err != nil || btg.JSON200 == nil || btg.JSON200.Token == nil || btg.JSON200.ValidUntil == nil {
+		t.Fatalf("break the glass: %v %+v", err, btg)
+	}
+	if until, perr := time.Parse(time.RFC3339, *btg.JSON200.ValidUntil); perr != nil || time.Until(until) < 29*time.Minute || time.Until(until) > 31*time.Minute {
+		t.Errorf("BTG valid until %v (%v), want 30 minutes from now", *btg.JSON200.ValidUntil, perr)
+	}
+	expect(t, http.StatusNotFound)(clin.BreakTheGlassWithResponse(c, "1", &restapi.BreakTheGlassParams{}))
+}
+
+// TestRESTWrongUserType: PKB's REST API answers a token of the wrong user
+// type with 401 and a text message, not 403 (PKB's Break The Glass page).
+// The wrappers refuse such a call before I/O, so this sends it raw.
+func TestRESTWrongUserType(t *testing.T) {
+	s := newSim(t)
+	tok := token(t, userSource(t, s, "PATIENT"))
+	req, _ := http.NewRequest(http.MethodPost, s.Environment().RESTURL+"/v2/consents/BTG/"+pkbtest.SeedPatientRESTID, nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") ||
+		!strings.Contains(string(b), "Method requires a user within scope(s) CLINICIAN") || !strings.Contains(string(b), "UserType PATIENT") {
+		t.Errorf("wrong user type: %s %q %q", resp.Status, resp.Header.Get("Content-Type"), b)
+	}
+}
+
+// TestCustomerBasePath: the Customer endpoints end in /fhir as PKB's
+// https://{customer}.fhir-api.{env}/fhir does (docs/pkb-api.md §1.2), and the
+// bare mount without /fhir serves nothing.
+func TestCustomerBasePath(t *testing.T) {
+	s := newSim(t)
+	tok := token(t, customerSource(t, s))
+	for _, v := range []string{"stu3", "r4"} {
+		base := s.CustomerURL(v)
+		if !strings.HasSuffix(base, "/customer/"+v+"/fhir") {
+			t.Fatalf("CustomerURL(%q) = %s, want it to end in /fhir", v, base)
+		}
+		if resp, _ := raw(t, http.MethodGet, base+"/metadata", tok, nil, ""); resp.StatusCode != http.StatusOK {
+			t.Errorf("%s/metadata: %s", base, resp.Status)
+		}
+		bare := strings.TrimSuffix(base, "/fhir")
+		if resp, _ := raw(t, http.MethodGet, bare+"/metadata", tok, nil, ""); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("%s/metadata (no /fhir): %s, want 404", bare, resp.Status)
+		}
+	}
 }

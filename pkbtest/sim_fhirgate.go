@@ -20,7 +20,7 @@ type FhirgateBundle struct {
 
 // FhirgateBundles returns PKB's fhirgate example bundles in name order:
 // R4 batch Bundles of PUT entries that the Customer R4 endpoint accepts at
-// its base (POST /customer/r4/), for demos of realistic PKB-flavoured data.
+// its base (POST /customer/r4/fhir/), for demos of realistic PKB-flavoured data.
 func FhirgateBundles() []FhirgateBundle {
 	entries, _ := fhirgateFS.ReadDir("testdata/fhirgate")
 	var out []FhirgateBundle

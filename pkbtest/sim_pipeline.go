@@ -18,7 +18,7 @@ import (
 )
 
 // ResponseCodeSystem is PKB's CodeSystem of error codes, carried in
-// OperationOutcome.issue.details.coding (API.md §4).
+// OperationOutcome.issue.details.coding (docs/pkb-api.md §4).
 const ResponseCodeSystem = "http://fhir.patientsknowbest.com/codesystem/response-code"
 
 // Further PKB response codes the resource endpoints answer with, besides the
@@ -243,6 +243,12 @@ func (s *Simulator) authorize(c *call) bool {
 		}
 	}
 	if !grantPermits(c.op.Grants, g) {
+		if c.fam.id == access.FamilyRESTAPI {
+			// PKB's REST API answers a wrong user type 401 with a text
+			// message, not 403 (docs/pkb-api.md §2.5).
+			c.wrongUserType(g)
+			return false
+		}
 		c.fail(http.StatusForbidden, "forbidden", CodeUserTypeNotPermitted,
 			fmt.Sprintf("%s is not permitted for a %s client with scopes %q (requires one of: %s)", c.op.ID, g.ClientType, strings.Join(g.Scopes, " "), strings.Join(c.op.Grants, ", ")))
 		return false
@@ -280,6 +286,26 @@ func grantPermits(grants []string, g Grant) bool {
 	return false
 }
 
+// wrongUserType answers a REST call whose token's user type the operation
+// does not allow as PKB does: 401, text/plain, PKB's wording.
+func (c *call) wrongUserType(g Grant) {
+	var scopes []string
+	for _, want := range c.op.Grants {
+		if kind, scope, ok := strings.Cut(want, ":"); ok && kind == string(ClientTypeUser) {
+			scopes = append(scopes, scope)
+		}
+	}
+	userType := strings.Join(g.Scopes, " ")
+	if g.ClientType == ClientTypeTethered {
+		userType = "SITE"
+	}
+	c.w.Header().Set("Content-Type", "text/plain;charset=UTF-8")
+	c.status = http.StatusUnauthorized
+	c.w.WriteHeader(http.StatusUnauthorized)
+	_, _ = fmt.Fprintf(c.w, "Login context is null. Error opening authorization request with supplied tokenHeader. Method requires a user within scope(s) %s but current user is of UserType %s",
+		strings.Join(scopes, ", "), userType)
+}
+
 // unauthorized answers 401 with PKB's code and a Bearer challenge.
 func (c *call) unauthorized(code ResponseCode, desc string) {
 	errCode := "invalid_token"
@@ -291,6 +317,14 @@ func (c *call) unauthorized(code ResponseCode, desc string) {
 		ch += fmt.Sprintf(`, error=%q, error_description=%q`, errCode, string(code)+": "+desc)
 	}
 	c.w.Header().Set("WWW-Authenticate", ch)
+	if c.fam.id == access.FamilyRESTAPI {
+		// PKB's REST API answers 401 in plain text (docs/pkb-api.md §2.5).
+		c.w.Header().Set("Content-Type", "text/plain;charset=UTF-8")
+		c.status = http.StatusUnauthorized
+		c.w.WriteHeader(http.StatusUnauthorized)
+		_, _ = fmt.Fprintf(c.w, "Login context is null. Error opening authorization request with supplied tokenHeader. %s: %s", code, desc)
+		return
+	}
 	c.fail(http.StatusUnauthorized, "login", code, desc)
 }
 

@@ -1,6 +1,8 @@
 package pkbtest
 
 import (
+	"crypto/rand"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -8,12 +10,19 @@ import (
 	"time"
 )
 
-// restUser renders a patient as the REST API's User; the caller holds d.mu.
+// restUser renders a patient as the REST API's User in the shape of PKB's
+// real /users/self sample (docs/pkb-api.md §2.5): userType null even for a
+// patient, gender "M"/"F", genderMF lower case, the national id named "NHS
+// number" for GB-ENG and GB-WLS, a boolean patient, null for what is not
+// known and "" for empty text. The caller holds d.mu.
 func restUser(p *SeedPatient) obj {
-	u := obj{"id": p.RESTID, "userType": "PATIENT", "firstName": p.Given, "lastName": p.Family, "gender": strings.ToUpper(p.Gender),
-		"genderMF":    map[string]string{"male": "M", "female": "F"}[p.Gender],
-		"nationalIds": []any{obj{"value": p.NHSNumber, "name": "NHS_NUMBER", "countryCodes": []any{"GB"}}},
-		"postalCode":  "TE5 7AA", "country": "GB", "city": "Testtown"}
+	sex := map[string]string{"male": "M", "female": "F", "other": "I", "unknown": "U"}[p.Gender]
+	u := obj{"id": p.RESTID, "userType": nil, "title": "", "firstName": p.Given, "lastName": p.Family,
+		"dateDeceased": nil, "gender": sex, "genderMF": strings.ToLower(sex),
+		"email": "", "phone": "", "address1": "", "address2": "", "city": "Testtown", "state": "",
+		"postalCode": "TE5 7AA", "country": "GB-ENG", "jobTitle": nil, "organizationName": nil, "teamName": nil,
+		"nationalIds": []any{obj{"value": p.NHSNumber, "name": "NHS number", "countryCodes": []any{"GB-ENG", "GB-WLS"}}},
+		"orgLevelIds": nil, "teamLevelIds": nil, "contacts": []any{}, "patient": true}
 	if p.BirthDate != "" {
 		u["dob"] = p.BirthDate
 	}
@@ -22,9 +31,25 @@ func restUser(p *SeedPatient) obj {
 	}
 	if p.Email != "" {
 		u["email"] = p.Email
-		u["contacts"] = []any{obj{"id": "c" + p.RESTID, "contactType": "EMAIL", "contactValue": p.Email, "primary": true, "confirmed": p.Registered}}
+		u["contacts"] = []any{obj{"id": "1" + p.RESTID, "contactType": "EMAIL", "contactValue": p.Email, "phoneUseType": nil, "primary": true, "confirmed": p.Registered}}
 	}
 	return u
+}
+
+// restBreakTheGlass grants the calling clinician's team break-the-glass on
+// a patient for 30 minutes and returns the (assumed) BTG token.
+func restBreakTheGlass(c *call) {
+	d := c.s.data
+	d.mu.RLock()
+	p := d.byREST[c.params["patientId"]]
+	d.mu.RUnlock()
+	if p == nil {
+		c.fail(http.StatusNotFound, "not-found", "", "Patient not found")
+		return
+	}
+	until := time.Now().UTC().Add(30 * time.Minute)
+	c.ok(obj{"token": rand.Text(), "validUntil": until.Format(time.RFC3339),
+		"message": fmt.Sprintf("Consent levels set to BTG against patient (%s) for requestor (%s) valid until %s", p.RESTID, c.query.Get("userId"), until.Format("02:15:04:05"))})
 }
 
 func restGetSelf(c *call) {

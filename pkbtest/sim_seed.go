@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pkbgo/pkb/message"
+	"github.com/pkbgo/pkb/nationalid"
 )
 
 // Well-known seeded identities. Everything else in the synthetic data is
@@ -41,6 +42,10 @@ const (
 	SeedPatientID = "5eed9a71-0000-4000-8000-000000000001"
 	// SeedPatientNHSNumber is her (test-range, valid-checksum) NHS number.
 	SeedPatientNHSNumber = "9990000018"
+	// SeedPatientBSN is her Dutch BSN (valid elfproef), so that
+	// $date-of-last-data-point can be asked by BSN as PKB's own example
+	// does.
+	SeedPatientBSN = "999990019"
 	// SeedPatientRESTID is her numeric id on the REST API.
 	SeedPatientRESTID = "7000001"
 
@@ -66,9 +71,14 @@ const (
 	// SeedAggregatedQuestionnaireID is an advanced questionnaire for the
 	// Aggregated $send-questionnaire-request.
 	SeedAggregatedQuestionnaireID = "5eed0e57-0000-4000-8000-000000000002"
-	// SeedServiceRequestIdentifier is the identifier of the Aggregated
-	// ServiceRequest that Alice's seeded QuestionnaireResponses are based on.
-	SeedServiceRequestIdentifier = "5eed0e57-0000-4000-8000-00000000b001"
+	// SeedServiceRequestIdentifier is the identifier value of the Aggregated
+	// ServiceRequest that Alice's seeded QuestionnaireResponses are based on:
+	// as on PKB, the advanced Questionnaire's id, under identifier system
+	// http://hl7.org/fhir/R4/questionnaire (docs/pkb-api.md §2.4).
+	SeedServiceRequestIdentifier = SeedAggregatedQuestionnaireID
+	// SeedCarerConsentID is the Aggregated Consent that makes the second
+	// seeded patient Alice's carer (Consent/$carers).
+	SeedCarerConsentID = "5eedca7e-0000-4000-8000-000000000001"
 
 	// SeedDocumentIdentifierSystem is the system of seeded document
 	// identifiers (the identifier $read-receipt-query takes).
@@ -82,14 +92,18 @@ const (
 // Identifier and code systems the simulator uses.
 const (
 	// SystemNHSNumber is the NHS number identifier system.
-	SystemNHSNumber = "https://fhir.nhs.uk/Id/nhs-number"
-	// SystemCHINumber is assumed for Scottish CHI numbers (PKB supports
-	// them in $status-query but documents no URI).
-	SystemCHINumber = "https://fhir.nhs.scot/Id/chi-number"
-	// SystemHCNumber is assumed for Northern Irish Health and Care numbers.
-	SystemHCNumber = "https://fhir.hscni.net/Id/hcn"
+	SystemNHSNumber = string(nationalid.NHSNumber)
+	// SystemCHINumber is the Scottish CHI number system, PKB's URI
+	// (docs/pkb-api.md §2.1).
+	SystemCHINumber = string(nationalid.CHINumber)
+	// SystemHCNumber is the Northern Irish Health and Care Number system,
+	// PKB's URI (docs/pkb-api.md §2.1).
+	SystemHCNumber = string(nationalid.HealthAndCareNumber)
+	// SystemBSN is the Dutch BSN system, which PKB's own
+	// $date-of-last-data-point examples use.
+	SystemBSN = string(nationalid.BSN)
 	// SystemPKBPublicID is the identifier system of PKB public ids in
-	// $date-of-last-data-point (API.md §2.1).
+	// $date-of-last-data-point (docs/pkb-api.md §2.1).
 	SystemPKBPublicID = "urn:uuid:cd97da65-0aa4-43a6-b695-cfd0c6f3267d"
 	// SystemAggregatedPublicID is the PKB public id system on Aggregated
 	// Patients.
@@ -117,6 +131,9 @@ type SeedPatient struct {
 	ID string
 	// NHSNumber is a valid-checksum number in the 999 test range.
 	NHSNumber string
+	// BSN is a Dutch BSN (valid elfproef), for the patients seeded with
+	// one; empty otherwise.
+	BSN string
 	// RESTID is the numeric REST API user id.
 	RESTID string
 	// Given and Family name the patient; Family is always "Testpatient".
@@ -168,6 +185,7 @@ type simData struct {
 	patients    []*SeedPatient
 	byID        map[string]*SeedPatient
 	byNHS       map[string]*SeedPatient
+	byBSN       map[string]*SeedPatient
 	byREST      map[string]*SeedPatient
 	users       map[string]string // auth user id -> Practitioner or Patient id
 	restUsers   map[string]obj    // REST id -> non-patient user JSON
@@ -260,6 +278,7 @@ func seed(seedValue int64) *simData {
 		orgs:       map[string]*seedOrg{},
 		byID:       map[string]*SeedPatient{},
 		byNHS:      map[string]*SeedPatient{},
+		byBSN:      map[string]*SeedPatient{},
 		byREST:     map[string]*SeedPatient{},
 		users:      map[string]string{DefaultUserID: SeedPatientID, SeedClinicianUserID: SeedClinicianID, DefaultCoordinatorID: SeedCoordinatorID},
 		restUsers:  map[string]obj{},
@@ -308,7 +327,7 @@ func seed(seedValue int64) *simData {
 		put(obj{"resourceType": "Practitioner", "id": p.id, "active": true, "name": []any{name},
 			"telecom": []any{obj{"system": "email", "value": fmt.Sprintf("%s.%s@example.invalid", p.given, p.family)}}})
 		if p.restID != "" {
-			d.restUsers[p.restID] = obj{"id": p.restID, "userType": p.userType, "firstName": p.given, "lastName": p.family,
+			d.restUsers[p.restID] = obj{"id": p.restID, "userType": p.userType, "patient": false, "firstName": p.given, "lastName": p.family,
 				"title": p.prefix, "email": fmt.Sprintf("%s.%s@example.invalid", p.given, p.family),
 				"organizationName": d.orgs[SeedOrgPublicID].name, "teamName": d.orgs[SeedTeamID].name, "jobTitle": map[string]string{"CLINICIAN": "Consultant (synthetic)", "TEAMCOORD": "Team coordinator (synthetic)"}[p.userType]}
 		}
@@ -357,7 +376,7 @@ func seed(seedValue int64) *simData {
 		p := &SeedPatient{Family: "Testpatient", Gender: sp.gender, BirthDate: sp.birth, Registered: sp.registered,
 			Deceased: sp.deceased, SharingDisabled: sp.sharingOff, OrgID: sp.org}
 		if i == 0 {
-			p.ID, p.NHSNumber, p.RESTID, p.Given = SeedPatientID, SeedPatientNHSNumber, SeedPatientRESTID, "Alice"
+			p.ID, p.NHSNumber, p.RESTID, p.Given, p.BSN = SeedPatientID, SeedPatientNHSNumber, SeedPatientRESTID, "Alice", SeedPatientBSN
 		} else {
 			p.ID, p.NHSNumber, p.RESTID, p.Given = uuidFrom(rng), testNHSNumber(rng, d.byNHS), strconv.Itoa(7000001+i), givenNames[perm[i]]
 		}
@@ -376,6 +395,16 @@ func seed(seedValue int64) *simData {
 		big := i == 0
 		d.seedClinical(p, big, put, putAgg, at)
 	}
+
+	// The second patient is Alice's carer, with the general-health label.
+	putAgg(obj{"resourceType": "Consent", "id": SeedCarerConsentID, "status": "active",
+		"scope":    obj{"coding": []any{obj{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}}},
+		"category": []any{obj{"text": "Carer (synthetic)"}},
+		"patient":  ref("Patient", SeedPatientID),
+		"provision": obj{"type": "permit", "actor": []any{obj{
+			"role":      obj{"text": "Carer"},
+			"reference": ref("Patient", d.patients[1].ID)}},
+			"securityLabel": []any{obj{"system": SystemPrivacyLabel, "code": "GENERAL_HEALTH"}}}})
 	return d
 }
 
@@ -394,7 +423,19 @@ func (d *simData) addPatient(p *SeedPatient) {
 	d.patients = append(d.patients, p)
 	d.byID[p.ID] = p
 	d.byNHS[p.NHSNumber] = p
+	if p.BSN != "" {
+		d.byBSN[p.BSN] = p
+	}
 	d.byREST[p.RESTID] = p
+}
+
+// nationalIdentifiers are p's national identifiers as FHIR Identifiers.
+func nationalIdentifiers(p *SeedPatient) []any {
+	ids := []any{obj{"system": SystemNHSNumber, "value": p.NHSNumber}}
+	if p.BSN != "" {
+		ids = append(ids, obj{"system": SystemBSN, "value": p.BSN})
+	}
+	return ids
 }
 
 func displayName(p *SeedPatient) string { return p.Given + " " + p.Family }
@@ -404,7 +445,7 @@ func (d *simData) facadePatient(p *SeedPatient, hospitalNS string, n int) obj {
 		"resourceType": "Patient", "id": p.ID,
 		"meta":       obj{"profile": []any{"http://fhir.patientsknowbest.com/structuredefinition/facade-patient"}},
 		"extension":  []any{obj{"url": ExtSharingDisabled, "valueBoolean": p.SharingDisabled}},
-		"identifier": []any{obj{"system": SystemNHSNumber, "value": p.NHSNumber}},
+		"identifier": nationalIdentifiers(p),
 		"name":       []any{obj{"use": "official", "family": p.Family, "given": []any{p.Given}}},
 		"gender":     p.Gender,
 		"address":    []any{obj{"line": []any{fmt.Sprintf("%d Test Street", n+1)}, "city": "Testtown", "postalCode": "TE5 7AA", "country": "GB"}},
@@ -430,7 +471,7 @@ func (d *simData) facadePatient(p *SeedPatient, hospitalNS string, n int) obj {
 func aggregatedPatient(p *SeedPatient) obj {
 	res := obj{
 		"resourceType": "Patient", "id": p.ID,
-		"identifier":           []any{obj{"system": SystemNHSNumber, "value": p.NHSNumber}, obj{"system": SystemAggregatedPublicID, "value": p.ID}},
+		"identifier":           append(nationalIdentifiers(p), obj{"system": SystemAggregatedPublicID, "value": p.ID}),
 		"name":                 []any{obj{"use": "official", "family": p.Family, "given": []any{p.Given}}},
 		"gender":               p.Gender,
 		"managingOrganization": ref("Organization", p.OrgID),
@@ -641,8 +682,13 @@ func (d *simData) seedClinical(p *SeedPatient, big bool, put, putAgg func(obj), 
 	if big {
 		srID := uuidFrom(rng)
 		putAgg(obj{"resourceType": "ServiceRequest", "id": srID, "status": "completed", "intent": "order", "subject": aggSubj(),
-			"identifier": []any{obj{"system": "http://fhir.patientsknowbest.com/id/questionnaire-request", "value": SeedServiceRequestIdentifier}},
-			"code":       concept("Advanced questionnaire request (synthetic)")})
+			"identifier": []any{obj{"system": questionnaireRequestSystem, "value": SeedServiceRequestIdentifier}},
+			"code":       obj{"text": "Questionnaire"},
+			"extension": []any{
+				obj{"url": "http://hl7.org/fhir/StructureDefinition/servicerequest-questionnaireRequest", "valueReference": ref("Questionnaire", SeedAggregatedQuestionnaireID)},
+				obj{"url": "http://fhir.patientsknowbest.com/structuredefinition/amendable-by", "valueCode": "patient"}}})
+		putAgg(obj{"resourceType": "Questionnaire", "id": SeedAggregatedQuestionnaireID, "status": "active", "name": "TestAdvancedQuestionnaire",
+			"title": "Testquestionnaire: wellbeing (synthetic)", "item": []any{obj{"linkId": "1", "text": "How are you? (synthetic)", "type": "string"}}})
 		for k := 0; k < 2; k++ {
 			putAgg(obj{"resourceType": "QuestionnaireResponse", "id": uuidFrom(rng), "status": "completed", "subject": aggSubj(),
 				"questionnaire": "Questionnaire/" + SeedAggregatedQuestionnaireID, "basedOn": []any{ref("ServiceRequest", srID)},

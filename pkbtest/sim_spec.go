@@ -26,8 +26,8 @@ const (
 	prefixMessaging    = "/phr-fhir"
 	prefixREST         = "/json"
 	prefixAggregated   = "/aggregated/fhir"
-	prefixCustomerSTU3 = "/customer/stu3"
-	prefixCustomerR4   = "/customer/r4"
+	prefixCustomerSTU3 = "/customer/stu3/fhir"
+	prefixCustomerR4   = "/customer/r4/fhir"
 )
 
 // family is one endpoint family: its OpenAPI document, re-based on the

@@ -12,7 +12,7 @@ import (
 	"github.com/ory/fosite"
 )
 
-// userTokenResponse is /apiToken.action's success body (API.md §3.2).
+// userTokenResponse is /apiToken.action's success body (docs/pkb-api.md §3.2).
 type userTokenResponse struct {
 	AccessToken  string `json:"access_token"`
 	TokenType    string `json:"token_type"`
@@ -21,7 +21,7 @@ type userTokenResponse struct {
 	Scope        string `json:"scope,omitempty"`
 }
 
-// systemTokenResponse is /api/oauth/token's success body (API.md §3.4).
+// systemTokenResponse is /api/oauth/token's success body (docs/pkb-api.md §3.4).
 type systemTokenResponse struct {
 	AccessToken string `json:"access_token"`
 	TokenType   string `json:"token_type"`
@@ -31,7 +31,7 @@ type systemTokenResponse struct {
 	JTI         string `json:"jti"`
 }
 
-// customerTokenResponse is Keycloak's success body (API.md §3.5).
+// customerTokenResponse is Keycloak's success body (docs/pkb-api.md §3.5).
 type customerTokenResponse struct {
 	AccessToken      string `json:"access_token"`
 	ExpiresIn        int64  `json:"expires_in"`

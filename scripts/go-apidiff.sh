@@ -5,7 +5,7 @@
 #   scripts/go-apidiff.sh origin/main          # make go-apidiff BASE=origin/main
 #   FAIL_ON_BREAKING=1 scripts/go-apidiff.sh HEAD~1
 #
-# Packages: gen/... wrappers authn search message (those that exist at either
+# Packages: gen/... wrappers authn search message nationalid (those that exist at either
 # side). BASE is checked out in a temporary `git worktree`; apidiff -w writes
 # each package's export data there and in the working tree, then apidiff
 # compares them, listing incompatible and compatible changes per package.
@@ -20,7 +20,7 @@ set -euo pipefail
 
 APIDIFF_VERSION=${APIDIFF_VERSION:-v0.0.0-20261113113407-e3970619a1a4}
 FAIL_ON_BREAKING=${FAIL_ON_BREAKING:-0}
-PKG_ROOTS=${PKG_ROOTS:-"gen wrappers authn search message"}
+PKG_ROOTS=${PKG_ROOTS:-"gen wrappers authn search message nationalid"}
 
 die() { echo "go-apidiff: $*" >&2; exit 2; }
 

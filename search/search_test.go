@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pkbgo/pkb/nationalid"
 )
 
 func TestDateAt(t *testing.T) {
@@ -321,5 +323,37 @@ func TestOpt(t *testing.T) {
 	}
 	if Raw("x").String() != "x" || Raw("").Validate() == nil || Raw("x").Modifier() != "" {
 		t.Error("Raw")
+	}
+}
+
+// National identifier tokens use PKB's URIs (package nationalid) and are
+// checked against the national rule before anything is sent.
+func TestNationalID(t *testing.T) {
+	for _, tc := range []struct {
+		tok   Token
+		wire  string
+		valid bool
+	}{
+		{NationalID(nationalid.CHINumber, "0101010000"), "urn:oid:2.16.840.1.113883.2.1.3.2.4.16.53|0101010000", false},
+		{NationalID(nationalid.HealthAndCareNumber, "3200000015"), "urn:uuid:1479257a-ce8f-482a-89fa-429ac066c158|3200000015", true},
+		{NationalID(nationalid.BSN, "111222333"), "http://fhir.nl/fhir/NamingSystem/bsn|111222333", true},
+		{NationalID(nationalid.BSN, "111222334"), "http://fhir.nl/fhir/NamingSystem/bsn|111222334", false},
+		{NHSNumber("9434765918"), "https://fhir.nhs.uk/Id/nhs-number|9434765918", false},
+		{NationalID(nationalid.System("urn:example:not-national"), "1"), "urn:example:not-national|1", false},
+	} {
+		if got := tc.tok.String(); got != tc.wire {
+			t.Errorf("String() = %q, want %q", got, tc.wire)
+		}
+		err := tc.tok.Validate()
+		if (err == nil) != tc.valid {
+			t.Errorf("%s: Validate() = %v, want valid %v", tc.wire, err, tc.valid)
+		}
+		if err != nil && (!errors.Is(err, ErrSyntax) || !errors.Is(err, nationalid.ErrInvalid) || strings.Contains(err.Error(), tc.tok.Code())) {
+			t.Errorf("%s: error %v: want ErrSyntax and nationalid.ErrInvalid, without the value", tc.wire, err)
+		}
+		// A raw string with the same system gets the same check.
+		if _, perr := ParseToken(tc.wire); (perr == nil) != (tc.valid || !nationalid.System(tc.tok.System()).Known()) {
+			t.Errorf("ParseToken(%q) = %v", tc.wire, perr)
+		}
 	}
 }

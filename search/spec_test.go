@@ -20,6 +20,12 @@ var constructorKinds = map[Kind]string{
 	KindString:    "String (StartsWith/Exact/Contains)",
 	KindNumber:    "the params struct's integer field",
 	KindSpecial:   "Raw or the params struct's enum",
+	// The Aggregated endpoint implements every HL7 R4 core parameter; these
+	// kinds have no constructor yet and are written in HL7's syntax into the
+	// params struct's string field.
+	KindQuantity:  "the params struct's string field ([prefix]number|system|code)",
+	KindURI:       "the params struct's string field (a URI)",
+	KindComposite: "the params struct's string field (values joined by $)",
 }
 
 func TestEveryDeclaredParameterHasAConstructor(t *testing.T) {
@@ -45,7 +51,7 @@ func TestEveryDeclaredParameterHasAConstructor(t *testing.T) {
 				t.Errorf("%s %s %s: prefix %q is not a FHIR prefix", s.Family, s.Operation, s.Name, p)
 			}
 		}
-		if len(s.Prefixes) > 0 && s.Kind != KindDate && s.Kind != KindNumber {
+		if len(s.Prefixes) > 0 && s.Kind != KindDate && s.Kind != KindNumber && s.Kind != KindQuantity {
 			t.Errorf("%s %s %s: prefixes on a %s parameter", s.Family, s.Operation, s.Name, s.Kind)
 		}
 		// Declared typed modifiers must name a type HL7 allows the reference to point at.
@@ -118,9 +124,19 @@ func TestParamsStructsMatchTable(t *testing.T) {
 			facade.SearchQuestionnaireResponseParams{},
 		},
 		Aggregated: {
-			aggregated.SearchAllergyIntoleranceParams{}, aggregated.SearchAppointmentParams{}, aggregated.SearchConditionParams{},
-			aggregated.SearchEncounterParams{}, aggregated.SearchMedicationRequestParams{}, aggregated.SearchMedicationStatementParams{},
-			aggregated.SearchObservationParams{}, aggregated.SearchPatientParams{}, aggregated.SearchQuestionnaireResponseParams{},
+			aggregated.SearchAllergyIntoleranceParams{}, aggregated.SearchAppointmentParams{}, aggregated.SearchCarePlanParams{},
+			aggregated.SearchCareTeamParams{}, aggregated.SearchChargeItemParams{}, aggregated.SearchChargeItemDefinitionParams{},
+			aggregated.SearchCodeSystemParams{}, aggregated.SearchCommunicationParams{}, aggregated.SearchCompositionParams{},
+			aggregated.SearchConditionParams{}, aggregated.SearchConsentParams{}, aggregated.SearchDeviceParams{},
+			aggregated.SearchDeviceRequestParams{}, aggregated.SearchDeviceUseStatementParams{}, aggregated.SearchDiagnosticReportParams{},
+			aggregated.SearchDocumentReferenceParams{}, aggregated.SearchEncounterParams{}, aggregated.SearchEpisodeOfCareParams{},
+			aggregated.SearchFlagParams{}, aggregated.SearchHealthcareServiceParams{}, aggregated.SearchImmunizationParams{},
+			aggregated.SearchImmunizationRecommendationParams{}, aggregated.SearchInvoiceParams{}, aggregated.SearchLocationParams{},
+			aggregated.SearchMedicationParams{}, aggregated.SearchMedicationAdministrationParams{}, aggregated.SearchMedicationDispenseParams{},
+			aggregated.SearchMedicationRequestParams{}, aggregated.SearchMedicationStatementParams{}, aggregated.SearchNutritionOrderParams{},
+			aggregated.SearchObservationParams{}, aggregated.SearchOrganizationParams{}, aggregated.SearchPatientParams{},
+			aggregated.SearchPersonParams{}, aggregated.SearchPractitionerParams{}, aggregated.SearchQuestionnaireParams{},
+			aggregated.SearchQuestionnaireResponseParams{}, aggregated.ConsentCarersParams{},
 		},
 	}
 	for family, list := range structs {
@@ -198,7 +214,10 @@ func TestValidateFor(t *testing.T) {
 		{"count not a number", Facade, "searchObservation", "_count", []string{"ten"}, ErrSyntax},
 		{"unknown parameter", Facade, "searchObservation", "code", []string{"x"}, ErrUnknownParameter},
 		{"unknown operation", Facade, "readPatient", "_id", []string{"x"}, ErrUnknownParameter},
-		{"same op, other family", Aggregated, "searchObservation", "patient", []string{"Patient/1"}, ErrUnknownParameter},
+		{"op of another family", Aggregated, "observationGroup", "patient", []string{"Patient/1"}, ErrUnknownParameter},
+		{"aggregated HL7 parameter", Aggregated, "searchObservation", "patient", []string{"Patient/1"}, nil},
+		{"aggregated HL7 token modifier", Aggregated, "searchCondition", "code:text", []string{"diabetes"}, nil},
+		{"aggregated selector bad NHS check digit", Aggregated, "searchCondition", "subject:Patient.identifier", []string{NHSNumberSystem + "|9434765918"}, ErrSyntax},
 		{"no values", Facade, "searchObservation", "date", nil, ErrSyntax},
 		{"empty value", Facade, "searchObservation", "date", []string{""}, ErrSyntax},
 		{"aggregated chain", Aggregated, "searchObservation", "subject:Patient.identifier", []string{NHSNumber(nhs).String()}, nil},

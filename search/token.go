@@ -4,11 +4,15 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/pkbgo/pkb/nationalid"
 )
 
 // NHSNumberSystem is the identifier system of NHS numbers, the only system
-// PKB's Facade Patient search supports.
-const NHSNumberSystem = "https://fhir.nhs.uk/Id/nhs-number"
+// PKB's Facade Patient search supports. It is [nationalid.NHSNumber] as a
+// string; the other national systems are the constants of package
+// nationalid, used with [NationalID].
+const NHSNumberSystem = string(nationalid.NHSNumber)
 
 // escape applies FHIR search escaping: "\" before "\", ",", "$" and "|", so a
 // code or identifier containing them is not split into an OR list or a
@@ -75,17 +79,29 @@ const (
 type Token struct {
 	system, code string
 	form         tokenForm
+	// national is set by NationalID: Validate then also applies the
+	// national check-digit rule to code.
+	national nationalid.System
 }
 
 // Code matches code in system ("system|code"), the form PKB's category and
 // identifier parameters use.
-func Code(system, code string) Token { return Token{system, code, formSystemCode} }
+func Code(system, code string) Token { return Token{system: system, code: code, form: formSystemCode} }
 
 // Identifier is Code under the name that reads right for identifiers.
 func Identifier(system, value string) Token { return Code(system, value) }
 
-// NHSNumber is the identifier token for an NHS number.
-func NHSNumber(n string) Token { return Code(NHSNumberSystem, n) }
+// NHSNumber is the identifier token for an NHS number; Validate checks its
+// Modulus 11 check digit.
+func NHSNumber(n string) Token { return NationalID(nationalid.NHSNumber, n) }
+
+// NationalID is the identifier token for a national identifier of one of the
+// systems PKB supports (nationalid.CHINumber, nationalid.BSN, ...). Validate
+// rejects an unknown system and a value that fails the national rule (a
+// mistyped number is often someone else's), before anything is sent.
+func NationalID(system nationalid.System, value string) Token {
+	return Token{system: string(system), code: value, form: formSystemCode, national: system}
+}
 
 // AnySystem matches code in any system ("code").
 func AnySystem(code string) Token { return Token{code: code, form: formAnySystem} }
@@ -134,6 +150,10 @@ func (t Token) Validate() error {
 		return fmt.Errorf("%w: token system empty or not a URI", ErrSyntax)
 	case needCode && strings.TrimSpace(t.code) == "":
 		return fmt.Errorf("%w: token code empty", ErrSyntax)
+	case t.national != "":
+		if err := t.national.Validate(t.code); err != nil {
+			return fmt.Errorf("%w: %w", ErrSyntax, err)
+		}
 	}
 	return nil
 }
@@ -157,6 +177,9 @@ func ParseToken(s string) (Token, error) {
 		t = System(unescape(parts[0]))
 	default:
 		t = Code(unescape(parts[0]), unescape(parts[1]))
+		if sys := nationalid.System(t.system); sys.Known() {
+			t.national = sys // a raw NHS, CHI, BSN, ... value gets its check digit checked too
+		}
 	}
 	return t, t.Validate()
 }

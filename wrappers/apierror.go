@@ -18,10 +18,10 @@ import (
 )
 
 // ResponseCodeSystem is PKB's code system for the error codes it puts in
-// OperationOutcome.issue.details.coding (API.md §4).
+// OperationOutcome.issue.details.coding (docs/pkb-api.md §4).
 const ResponseCodeSystem = "http://fhir.patientsknowbest.com/codesystem/response-code"
 
-// PKB response codes (API.md §4).
+// PKB response codes (docs/pkb-api.md §4).
 const (
 	CodeAccessTokenExpired = "ACC_TOKEN_EXPIRED"
 	CodeSessionExpired     = "API_SESSION_EXPIRED"

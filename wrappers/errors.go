@@ -27,6 +27,12 @@ var ErrUnsafeURL = errors.New("pkb: refusing to send credentials to this URL")
 // operation of the family's OpenAPI document, so no access rule covers it.
 var ErrUnknownOperation = errors.New("pkb: request matches no documented operation")
 
+// ErrMissingParameter matches a request refused before any I/O because a
+// query parameter its OpenAPI document marks required (for example the
+// Aggregated endpoint's mandatory patient selector) is absent or blank. The
+// error names the parameter, never a value.
+var ErrMissingParameter = errors.New("pkb: required query parameter missing or empty")
+
 // NotPermittedError says which operation was refused and why.
 type NotPermittedError struct {
 	// Family and Operation name the operation (its operationId).

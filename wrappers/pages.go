@@ -297,7 +297,7 @@ func (d *doer) nextRequest(ctx context.Context, link string) (*http.Request, acc
 
 // fetchPage GETs a next link's request through the family's choke point.
 func fetchPage[B any](d *doer, req *http.Request, op access.Operation) (*B, error) {
-	resp, err := d.do(req, op)
+	resp, err := d.do(req, op, false)
 	if err != nil {
 		return nil, err
 	}

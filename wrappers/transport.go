@@ -63,15 +63,54 @@ func (d *doer) Do(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	return d.do(req, op)
+	return d.do(req, op, true)
 }
 
-// do sends a resolved request: the access check, then attempts under the
-// retry policy, each logged.
-func (d *doer) do(req *http.Request, op access.Operation) (*http.Response, error) {
+// requiredQuery refuses a request without a non-blank value for each query
+// parameter its document marks required (PKB's mandatory search parameters,
+// such as the Aggregated endpoint's patient selectors): the generated
+// client sends a required parameter even when it is the empty string, and
+// PKB would answer with an error or, worse, a search over everything the
+// caller may see. A value under a modified name (patient:Patient=...) counts.
+// Next links are not checked: the server builds them.
+func requiredQuery(req *http.Request, op access.Operation) error {
+	if len(op.RequiredQuery) == 0 {
+		return nil
+	}
+	q := req.URL.Query()
+	for _, name := range op.RequiredQuery {
+		found := false
+		for k, vs := range q {
+			if k != name && !strings.HasPrefix(k, name+":") {
+				continue
+			}
+			for _, v := range vs {
+				if strings.TrimSpace(v) != "" {
+					found = true
+				}
+			}
+		}
+		if !found {
+			return &RequestError{Method: req.Method, Route: op.Path,
+				Err: fmt.Errorf("%w: %s", ErrMissingParameter, name)}
+		}
+	}
+	return nil
+}
+
+// do sends a resolved request: the access check, the required-parameter
+// check (for requests the caller built, not server-made next links), then
+// attempts under the retry policy, each logged.
+func (d *doer) do(req *http.Request, op access.Operation, checkRequired bool) (*http.Response, error) {
 	public := slices.Contains(op.Grants, "public")
 	if !public {
 		if err := d.permit(op); err != nil {
+			d.p.log(req.Context(), op, req.Method, 0, 0, 1, "", err)
+			return nil, err
+		}
+	}
+	if checkRequired {
+		if err := requiredQuery(req, op); err != nil {
 			d.p.log(req.Context(), op, req.Method, 0, 0, 1, "", err)
 			return nil, err
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"reflect"
 	"regexp"
 	"slices"
@@ -201,7 +202,7 @@ func TestEveryOperationForEveryClientType(t *testing.T) {
 				deniedNow = !want
 				mu.Unlock()
 				fetchesBefore, callsBefore := src.fetches.Load(), calls.Load()
-				req, err := http.NewRequestWithContext(context.Background(), op.Method, d.ep.base.String()+concretePath(op.Path), nil)
+				req, err := http.NewRequestWithContext(context.Background(), op.Method, d.ep.base.String()+concretePath(op.Path)+requiredQueryOf(op), nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -275,4 +276,17 @@ func TestAccessAnchors(t *testing.T) {
 			t.Errorf("%s.%s for %s: permitted=%t, want %t (grants %v)", c.family, c.op, c.p.name, got, c.want, op.Grants)
 		}
 	}
+}
+
+// requiredQueryOf gives every required query parameter of op a value, so
+// that an allowed call passes the wrappers' required-parameter check.
+func requiredQueryOf(op access.Operation) string {
+	q := url.Values{}
+	for _, name := range op.RequiredQuery {
+		q.Set(name, "x")
+	}
+	if len(q) == 0 {
+		return ""
+	}
+	return "?" + q.Encode()
 }

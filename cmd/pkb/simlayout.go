@@ -27,7 +27,7 @@ func simEnvironment(base string) authn.Environment {
 
 // simCustomerURL is the simulator's Customer FHIR endpoint for a FHIR
 // version ("stu3" or "r4"); the simulator serves customers under paths
-// rather than sub-domains.
+// rather than sub-domains, each ending in /fhir like PKB's customer bases.
 func simCustomerURL(base, fhirVersion string) string {
-	return strings.TrimRight(base, "/") + "/customer/" + fhirVersion
+	return strings.TrimRight(base, "/") + "/customer/" + fhirVersion + "/fhir"
 }

@@ -82,7 +82,7 @@ type SearchAppointmentParams struct {
 	// Prefix support: [eq, gt, lt, ge, le].
 	Date DateAnd `form:"date,omitempty" json:"date,omitempty"`
 
-	// Count ASSUMPTION: page-size hint. PKB does not document `_count` on the Facade (API.md
+	// Count ASSUMPTION: page-size hint. PKB does not document `_count` on the Facade (docs/pkb-api.md
 	// §6.11); the server may ignore it. Follow `Bundle.link[relation=next]` for more.
 	Count *Count `form:"_count,omitempty" json:"_count,omitempty"`
 }
@@ -98,7 +98,7 @@ type SearchCommunicationParams struct {
 	// Prefixes supported: [eq, gt, lt, ge, le].
 	Sent []string `form:"sent,omitempty" json:"sent,omitempty"`
 
-	// Count ASSUMPTION: page-size hint. PKB does not document `_count` on the Facade (API.md
+	// Count ASSUMPTION: page-size hint. PKB does not document `_count` on the Facade (docs/pkb-api.md
 	// §6.11); the server may ignore it. Follow `Bundle.link[relation=next]` for more.
 	Count *Count `form:"_count,omitempty" json:"_count,omitempty"`
 }
@@ -109,7 +109,7 @@ type SearchConsentParams struct {
 	// Modifier support: [<type>].
 	Patient PatientRequired `form:"patient" json:"patient"`
 
-	// Count ASSUMPTION: page-size hint. PKB does not document `_count` on the Facade (API.md
+	// Count ASSUMPTION: page-size hint. PKB does not document `_count` on the Facade (docs/pkb-api.md
 	// §6.11); the server may ignore it. Follow `Bundle.link[relation=next]` for more.
 	Count *Count `form:"_count,omitempty" json:"_count,omitempty"`
 }
@@ -130,7 +130,7 @@ type SearchDiagnosticReportParams struct {
 	// Prefix support: [eq, gt, lt, ge, le].
 	Date DateAnd `form:"date,omitempty" json:"date,omitempty"`
 
-	// Count ASSUMPTION: page-size hint. PKB does not document `_count` on the Facade (API.md
+	// Count ASSUMPTION: page-size hint. PKB does not document `_count` on the Facade (docs/pkb-api.md
 	// §6.11); the server may ignore it. Follow `Bundle.link[relation=next]` for more.
 	Count *Count `form:"_count,omitempty" json:"_count,omitempty"`
 }
@@ -158,7 +158,7 @@ type SearchDocumentReferenceParams struct {
 	// Multi-value support: none. Modifier support: [<type>].
 	SourceOrganisation *string `form:"source-organisation,omitempty" json:"source-organisation,omitempty"`
 
-	// Count ASSUMPTION: page-size hint. PKB does not document `_count` on the Facade (API.md
+	// Count ASSUMPTION: page-size hint. PKB does not document `_count` on the Facade (docs/pkb-api.md
 	// §6.11); the server may ignore it. Follow `Bundle.link[relation=next]` for more.
 	Count *Count `form:"_count,omitempty" json:"_count,omitempty"`
 }
@@ -173,7 +173,7 @@ type SearchEncounterParams struct {
 	// Prefix support: [gt, lt, eq].
 	Date []string `form:"date,omitempty" json:"date,omitempty"`
 
-	// Count ASSUMPTION: page-size hint. PKB does not document `_count` on the Facade (API.md
+	// Count ASSUMPTION: page-size hint. PKB does not document `_count` on the Facade (docs/pkb-api.md
 	// §6.11); the server may ignore it. Follow `Bundle.link[relation=next]` for more.
 	Count *Count `form:"_count,omitempty" json:"_count,omitempty"`
 }
@@ -184,7 +184,7 @@ type SearchNamingSystemParams struct {
 	// Modifier support: [exact] (`value:exact=...`, add it through a request editor).
 	Value string `form:"value" json:"value"`
 
-	// Count ASSUMPTION: page-size hint. PKB does not document `_count` on the Facade (API.md
+	// Count ASSUMPTION: page-size hint. PKB does not document `_count` on the Facade (docs/pkb-api.md
 	// §6.11); the server may ignore it. Follow `Bundle.link[relation=next]` for more.
 	Count *Count `form:"_count,omitempty" json:"_count,omitempty"`
 }
@@ -205,7 +205,7 @@ type SearchObservationParams struct {
 	// Prefix support: [eq, gt, lt, ge, le].
 	Date DateAnd `form:"date,omitempty" json:"date,omitempty"`
 
-	// Count ASSUMPTION: page-size hint. PKB does not document `_count` on the Facade (API.md
+	// Count ASSUMPTION: page-size hint. PKB does not document `_count` on the Facade (docs/pkb-api.md
 	// §6.11); the server may ignore it. Follow `Bundle.link[relation=next]` for more.
 	Count *Count `form:"_count,omitempty" json:"_count,omitempty"`
 }
@@ -226,7 +226,7 @@ type ObservationGroupParams struct {
 	// Prefix support: [eq, gt, lt, ge, le].
 	Date DateAnd `form:"date,omitempty" json:"date,omitempty"`
 
-	// Count ASSUMPTION: page-size hint. PKB does not document `_count` on the Facade (API.md
+	// Count ASSUMPTION: page-size hint. PKB does not document `_count` on the Facade (docs/pkb-api.md
 	// §6.11); the server may ignore it. Follow `Bundle.link[relation=next]` for more.
 	Count *Count `form:"_count,omitempty" json:"_count,omitempty"`
 }
@@ -244,7 +244,7 @@ type SearchPatientParams struct {
 	// Supported values (identifier systems): [https://fhir.nhs.uk/Id/nhs-number].
 	Identifier string `form:"identifier" json:"identifier"`
 
-	// Count ASSUMPTION: page-size hint. PKB does not document `_count` on the Facade (API.md
+	// Count ASSUMPTION: page-size hint. PKB does not document `_count` on the Facade (docs/pkb-api.md
 	// §6.11); the server may ignore it. Follow `Bundle.link[relation=next]` for more.
 	Count *Count `form:"_count,omitempty" json:"_count,omitempty"`
 }
@@ -255,7 +255,7 @@ type SearchPersonParams struct {
 	// ASSUMPTION: single value, no modifiers or prefixes (not documented).
 	Link string `form:"link" json:"link"`
 
-	// Count ASSUMPTION: page-size hint. PKB does not document `_count` on the Facade (API.md
+	// Count ASSUMPTION: page-size hint. PKB does not document `_count` on the Facade (docs/pkb-api.md
 	// §6.11); the server may ignore it. Follow `Bundle.link[relation=next]` for more.
 	Count *Count `form:"_count,omitempty" json:"_count,omitempty"`
 }
@@ -267,7 +267,7 @@ type SearchQuestionnaireParams struct {
 	// Modifier support: none.
 	PublisherReference *string `form:"publisher-reference,omitempty" json:"publisher-reference,omitempty"`
 
-	// Count ASSUMPTION: page-size hint. PKB does not document `_count` on the Facade (API.md
+	// Count ASSUMPTION: page-size hint. PKB does not document `_count` on the Facade (docs/pkb-api.md
 	// §6.11); the server may ignore it. Follow `Bundle.link[relation=next]` for more.
 	Count *Count `form:"_count,omitempty" json:"_count,omitempty"`
 }
@@ -295,7 +295,7 @@ type SearchQuestionnaireResponseParams struct {
 	// (`QuestionnaireResponse:subject:Patient`). May repeat.
 	Include []SearchQuestionnaireResponseParamsInclude `form:"_include,omitempty" json:"_include,omitempty"`
 
-	// Count ASSUMPTION: page-size hint. PKB does not document `_count` on the Facade (API.md
+	// Count ASSUMPTION: page-size hint. PKB does not document `_count` on the Facade (docs/pkb-api.md
 	// §6.11); the server may ignore it. Follow `Bundle.link[relation=next]` for more.
 	Count *Count `form:"_count,omitempty" json:"_count,omitempty"`
 }
@@ -506,15 +506,20 @@ type ClientInterface interface {
 	//
 	// ASSUMPTION: PKB documents the operation `http://fhir.patientsknowbest.com/operation/purview`
 	// but not its URL; it takes no input, so it is modelled as a system-level
-	// `GET /$purview` (API.md §6.8). PKB's CapabilityStatement names its definition
+	// `GET /$purview` (docs/pkb-api.md §6.8). PKB's CapabilityStatement names its definition
 	// `Consent-t-purview` (type-level on Consent), so `consentPurview`
 	// (`GET /Consent/$purview`) models that reading; use whichever PKB answers.
 	//
 	// Returns `Parameters` with one `purview` valueReference: the Team (Organization),
 	// Individual Professional (Practitioner) or Carer/Patient (Patient) that a Consent's
-	// `actor` must match. Patient apps use it to learn their own PKB public ID. Open to
-	// patient and clinician users (documented use) and to System Clients (PKB's code lists
-	// purview among the Facade services without a user-type restriction).
+	// `actor` must match. Patient apps use it to learn their own PKB public ID: the
+	// documented caller is a patient-scoped User Client token (docs/pkb-api.md §2.1).
+	//
+	// ASSUMPTION: a User Client with scope CLINICIAN may call it; no PKB page shows one.
+	//
+	// ASSUMPTION: a System Client may call it; no PKB page says so (PKB's 2020 code lists
+	// purview among the Facade services without a user-type restriction, which is not a
+	// statement about client types).
 	//
 	// Corresponds with GET /$purview (the `Purview` operationId).
 	Purview(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -550,7 +555,11 @@ type ClientInterface interface {
 	// ASSUMPTION: the same `$purview` operation as `purview`, at the type-level URL that
 	// PKB's definition id `Consent-t-purview` implies (`t` = type-level, as in
 	// `Patient-t-status-query` at `POST /Patient/$status-query`). Which of the two URLs PKB
-	// serves is not documented (API.md §6.8).
+	// serves is not documented (docs/pkb-api.md §6.8).
+	//
+	// ASSUMPTION: a User Client with scope CLINICIAN may call it; no PKB page shows one.
+	//
+	// ASSUMPTION: a System Client may call it; no PKB page says so.
 	//
 	// Corresponds with GET /Consent/$purview (the `ConsentPurview` operationId).
 	ConsentPurview(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -587,7 +596,7 @@ type ClientInterface interface {
 	// In: `documentIdentifier` (valueIdentifier; the identifier of the original document,
 	// typically HL7 MDM^T02 TXA-12.1), 1..5000. Out: `readReceipt`, 0..5000, not returned
 	// for unknown documents. The part names under `readReceipt` are not documented
-	// (API.md §6.9); parse leniently. Changes nothing.
+	// (docs/pkb-api.md §6.9); parse leniently. Changes nothing.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -604,7 +613,7 @@ type ClientInterface interface {
 	// In: `documentIdentifier` (valueIdentifier; the identifier of the original document,
 	// typically HL7 MDM^T02 TXA-12.1), 1..5000. Out: `readReceipt`, 0..5000, not returned
 	// for unknown documents. The part names under `readReceipt` are not documented
-	// (API.md §6.9); parse leniently. Changes nothing.
+	// (docs/pkb-api.md §6.9); parse leniently. Changes nothing.
 	//
 	// Takes a body of the `application/fhir+json` content type.
 	//
@@ -645,7 +654,7 @@ type ClientInterface interface {
 	// ASSUMPTION: PKB documents `$group` (OperationDefinition `Observation-t-group`) as a
 	// grouping of search results that by default groups by day and returns one result per
 	// day, e.g. "laboratory results, at most 1 per day", "available on /fhir"; its URL and
-	// parameters are not documented (API.md §6.8). It is modelled like FHIR's `$lastn`: a
+	// parameters are not documented (docs/pkb-api.md §6.8). It is modelled like FHIR's `$lastn`: a
 	// type-level GET that takes Observation's search parameters. PKB's grouping parameters
 	// are unknown and not modelled (the default, one per day, applies); add them with a
 	// request editor once known. Returns a searchset Bundle. Changes nothing.
@@ -658,7 +667,7 @@ type ClientInterface interface {
 	// Reads one of PKB's OperationDefinitions, e.g. `Patient-t-status-query`. PKB documents
 	// that these can be fetched unauthenticated from production, e.g.
 	// `GET https://my.patientsknowbest.com/fhir/OperationDefinition/Patient-t-status-query?_format=json`
-	// (API.md §1.2), so no token is sent. The ids are those in the CapabilityStatement's
+	// (docs/pkb-api.md §1.2), so no token is sent. The ids are those in the CapabilityStatement's
 	// `rest.operation[].definition` (`<Type>-t-<name>` for type-level, `<Type>-i-<name>` for
 	// instance-level operations).
 	//
@@ -671,7 +680,10 @@ type ClientInterface interface {
 	// (OperationDefinition `Organization-t-generate-invitation-tokens`). System only;
 	// `X-Org-Public-Id` is required.
 	//
-	// In: `patientIdentifier` (valueIdentifier), 1..500; only NHS, CHI and H&C numbers,
+	// In: `patientIdentifier` (valueIdentifier), 1..500; only NHS, CHI and H&C numbers
+	// (systems `https://fhir.nhs.uk/Id/nhs-number`,
+	// `urn:oid:2.16.840.1.113883.2.1.3.2.4.16.53`,
+	// `urn:uuid:1479257a-ce8f-482a-89fa-429ac066c158`; docs/pkb-api.md §2.1),
 	// an unsupported system rejects the whole request. Out: `patientTokens`, 1..500, with
 	// parts `patientIdentifier`, `token` (string), `code` (string) and `expiry` (dateTime;
 	// PKB's example spells it `valueDatetime`, parse both). No tokens for patients who are
@@ -690,7 +702,10 @@ type ClientInterface interface {
 	// (OperationDefinition `Organization-t-generate-invitation-tokens`). System only;
 	// `X-Org-Public-Id` is required.
 	//
-	// In: `patientIdentifier` (valueIdentifier), 1..500; only NHS, CHI and H&C numbers,
+	// In: `patientIdentifier` (valueIdentifier), 1..500; only NHS, CHI and H&C numbers
+	// (systems `https://fhir.nhs.uk/Id/nhs-number`,
+	// `urn:oid:2.16.840.1.113883.2.1.3.2.4.16.53`,
+	// `urn:uuid:1479257a-ce8f-482a-89fa-429ac066c158`; docs/pkb-api.md §2.1),
 	// an unsupported system rejects the whole request. Out: `patientTokens`, 1..500, with
 	// parts `patientIdentifier`, `token` (string), `code` (string) and `expiry` (dateTime;
 	// PKB's example spells it `valueDatetime`, parse both). No tokens for patients who are
@@ -725,16 +740,19 @@ type ClientInterface interface {
 	//
 	// ASSUMPTION: PKB documents the operation
 	// `http://fhir.patientsknowbest.com/operation/date-of-last-data-point`
-	// (OperationDefinition `Patient-t-date-of-last-data-point`) but not its URL (API.md
+	// (OperationDefinition `Patient-t-date-of-last-data-point`) but not its URL (docs/pkb-api.md
 	// §6.8). The System scope sends several identifiers, so it is modelled as a type-level
 	// POST with a Parameters body. System only; `X-Org-Public-Id` is required.
 	//
-	// In: `patientIdentifier` (valueIdentifier), 1..100: national IDs or the PKB public ID
+	// In: `patientIdentifier` (valueIdentifier), 1..100: national IDs of any system PKB
+	// supports (NHS, CHI, Health and Care, IHI, SSN, SIN, HKID, BSN
+	// `http://fhir.nl/fhir/NamingSystem/bsn`, KVNR, Kuwait Civil ID; PKB's own examples use
+	// BSN; docs/pkb-api.md §2.1) or the PKB public ID
 	// (system `urn:uuid:cd97da65-0aa4-43a6-b695-cfd0c6f3267d`); identifiers outside the
 	// organisation or its network are ignored. Out: `lastDataPointsResult` with parts
 	// `patientIdentifier` and `lastRecordUpdate`. PKB's example puts `lastRecordUpdate` as
 	// a sibling key inside the part (not valid FHIR); parse both that and a
-	// `valueDateTime` part (API.md §6.10). The date excludes demographics, device
+	// `valueDateTime` part (docs/pkb-api.md §6.10). The date excludes demographics, device
 	// measurements, unprocessed data and consent changes, and can move backwards after a
 	// deletion. Changes nothing.
 	//
@@ -747,16 +765,19 @@ type ClientInterface interface {
 	//
 	// ASSUMPTION: PKB documents the operation
 	// `http://fhir.patientsknowbest.com/operation/date-of-last-data-point`
-	// (OperationDefinition `Patient-t-date-of-last-data-point`) but not its URL (API.md
+	// (OperationDefinition `Patient-t-date-of-last-data-point`) but not its URL (docs/pkb-api.md
 	// §6.8). The System scope sends several identifiers, so it is modelled as a type-level
 	// POST with a Parameters body. System only; `X-Org-Public-Id` is required.
 	//
-	// In: `patientIdentifier` (valueIdentifier), 1..100: national IDs or the PKB public ID
+	// In: `patientIdentifier` (valueIdentifier), 1..100: national IDs of any system PKB
+	// supports (NHS, CHI, Health and Care, IHI, SSN, SIN, HKID, BSN
+	// `http://fhir.nl/fhir/NamingSystem/bsn`, KVNR, Kuwait Civil ID; PKB's own examples use
+	// BSN; docs/pkb-api.md §2.1) or the PKB public ID
 	// (system `urn:uuid:cd97da65-0aa4-43a6-b695-cfd0c6f3267d`); identifiers outside the
 	// organisation or its network are ignored. Out: `lastDataPointsResult` with parts
 	// `patientIdentifier` and `lastRecordUpdate`. PKB's example puts `lastRecordUpdate` as
 	// a sibling key inside the part (not valid FHIR); parse both that and a
-	// `valueDateTime` part (API.md §6.10). The date excludes demographics, device
+	// `valueDateTime` part (docs/pkb-api.md §6.10). The date excludes demographics, device
 	// measurements, unprocessed data and consent changes, and can move backwards after a
 	// deletion. Changes nothing.
 	//
@@ -772,7 +793,10 @@ type ClientInterface interface {
 	// type: System; `X-Org-Public-Id` is required.
 	//
 	// In: `patientIdentifier` (valueIdentifier), 1..5000. Only NHS, CHI and Health & Care
-	// numbers are supported; one unsupported system rejects the whole request.
+	// numbers are supported; one unsupported system rejects the whole request. Their
+	// systems (PKB's "Identifier Systems" page, docs/pkb-api.md §2.1):
+	// `https://fhir.nhs.uk/Id/nhs-number`, `urn:oid:2.16.840.1.113883.2.1.3.2.4.16.53` (CHI),
+	// `urn:uuid:1479257a-ce8f-482a-89fa-429ac066c158` (Health and Care Number).
 	// Out: `patientStatus`, 1..5000, each with parts `patientIdentifier` (1..1), `deceased`
 	// and `registered` (boolean, returned when the patient is found or the diagnostics say
 	// 'No access'), `dateOfBirth` (only when found) and a diagnostics part ('Not found' /
@@ -790,7 +814,10 @@ type ClientInterface interface {
 	// type: System; `X-Org-Public-Id` is required.
 	//
 	// In: `patientIdentifier` (valueIdentifier), 1..5000. Only NHS, CHI and Health & Care
-	// numbers are supported; one unsupported system rejects the whole request.
+	// numbers are supported; one unsupported system rejects the whole request. Their
+	// systems (PKB's "Identifier Systems" page, docs/pkb-api.md §2.1):
+	// `https://fhir.nhs.uk/Id/nhs-number`, `urn:oid:2.16.840.1.113883.2.1.3.2.4.16.53` (CHI),
+	// `urn:uuid:1479257a-ce8f-482a-89fa-429ac066c158` (Health and Care Number).
 	// Out: `patientStatus`, 1..5000, each with parts `patientIdentifier` (1..1), `deceased`
 	// and `registered` (boolean, returned when the patient is found or the diagnostics say
 	// 'No access'), `dateOfBirth` (only when found) and a diagnostics part ('Not found' /
@@ -819,7 +846,7 @@ type ClientInterface interface {
 	// with `id` = the patient's own public ID (from `$purview`). The CapabilityStatement's
 	// definition id `Patient-t-...` suggests a type-level call instead; if this path
 	// fails, the same operation may answer at `GET /Patient/$date-of-last-data-point`
-	// (API.md §6.8). Only a Patient User Client may call it. Response as for the System
+	// (docs/pkb-api.md §6.8). Only a Patient User Client may call it. Response as for the System
 	// scope, with a single `lastDataPointsResult`.
 	//
 	// Corresponds with GET /Patient/{id}/$date-of-last-data-point (the `PatientInstanceDateOfLastDataPoint` operationId).
@@ -867,7 +894,7 @@ type ClientInterface interface {
 	// PersonDestroyWithBody Destroy a person's accounts (undocumented)
 	//
 	// ASSUMPTION: PKB's CapabilityStatement lists `destroy` (OperationDefinition
-	// `Person-t-destroy`, type-level on Person) but PKB documents nothing about it (API.md
+	// `Person-t-destroy`, type-level on Person) but PKB documents nothing about it (docs/pkb-api.md
 	// §6.21). It is modelled as `POST /Person/$destroy` with a Parameters body and result,
 	// System only. The name suggests irreversible deletion: do not call it without PKB's
 	// written instructions. Fetch `GET /OperationDefinition/Person-t-destroy` for the real
@@ -881,7 +908,7 @@ type ClientInterface interface {
 	// PersonDestroyWithApplicationFhirPlusJSONBody Destroy a person's accounts (undocumented)
 	//
 	// ASSUMPTION: PKB's CapabilityStatement lists `destroy` (OperationDefinition
-	// `Person-t-destroy`, type-level on Person) but PKB documents nothing about it (API.md
+	// `Person-t-destroy`, type-level on Person) but PKB documents nothing about it (docs/pkb-api.md
 	// §6.21). It is modelled as `POST /Person/$destroy` with a Parameters body and result,
 	// System only. The name suggests irreversible deletion: do not call it without PKB's
 	// written instructions. Fetch `GET /OperationDefinition/Person-t-destroy` for the real
@@ -938,8 +965,13 @@ type ClientInterface interface {
 	//
 	// The "Questionnaire Search API" of PKB's simple-questionnaire workflow, used to obtain
 	// questionnaire ids for `$send-questionnaire-request`. PKB documents it for System
-	// callers; clinicians and patients are included because they send and answer
-	// questionnaires in the same workflow.
+	// callers (docs/pkb-api.md §2.1).
+	//
+	// ASSUMPTION: a User Client with scope PATIENT may call it; no PKB page shows a patient
+	// token on Questionnaire search (included because patients answer questionnaires).
+	//
+	// ASSUMPTION: a User Client with scope CLINICIAN may call it; no PKB page shows a
+	// clinician token on Questionnaire search (included because clinicians send them).
 	//
 	// Corresponds with GET /Questionnaire (the `SearchQuestionnaire` operationId).
 	SearchQuestionnaire(ctx context.Context, params *SearchQuestionnaireParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -964,10 +996,15 @@ type ClientInterface interface {
 	// sharing-disabled; a team target reaches only non-discharged, sharing-enabled, living
 	// patients. PKB notifies each patient by email and in-app message.
 	//
-	// ASSUMPTION (API.md §6.12): parameter cardinalities and the response are not
+	// ASSUMPTION (docs/pkb-api.md §6.12): parameter cardinalities and the response are not
 	// documented; the response is modelled as a Parameters or an OperationOutcome, with
-	// 200 or 201. Access: PKB's workflow is a System call; clinicians are included because
-	// the requestor is a clinician (reasoning, not documented). Not read-only.
+	// 200 or 201. Not read-only.
+	//
+	// Access: PKB's examples call it as a System Client with `X-Org-Public-Id`
+	// (docs/pkb-api.md §2.1).
+	//
+	// ASSUMPTION: a User Client with scope CLINICIAN may call it; no PKB page shows a
+	// clinician token on this operation (included because the requestor is a clinician).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -989,10 +1026,15 @@ type ClientInterface interface {
 	// sharing-disabled; a team target reaches only non-discharged, sharing-enabled, living
 	// patients. PKB notifies each patient by email and in-app message.
 	//
-	// ASSUMPTION (API.md §6.12): parameter cardinalities and the response are not
+	// ASSUMPTION (docs/pkb-api.md §6.12): parameter cardinalities and the response are not
 	// documented; the response is modelled as a Parameters or an OperationOutcome, with
-	// 200 or 201. Access: PKB's workflow is a System call; clinicians are included because
-	// the requestor is a clinician (reasoning, not documented). Not read-only.
+	// 200 or 201. Not read-only.
+	//
+	// Access: PKB's examples call it as a System Client with `X-Org-Public-Id`
+	// (docs/pkb-api.md §2.1).
+	//
+	// ASSUMPTION: a User Client with scope CLINICIAN may call it; no PKB page shows a
+	// clinician token on this operation (included because the requestor is a clinician).
 	//
 	// Takes a body of the `application/fhir+json` content type.
 	//
@@ -1007,7 +1049,7 @@ type ClientInterface interface {
 	// Capabilities Read the Facade CapabilityStatement
 	//
 	// Returns the server's CapabilityStatement (`kind: instance`). PKB serves its
-	// conformance resources without authentication (API.md §1.2 "FHIR conformance"), so
+	// conformance resources without authentication (docs/pkb-api.md §1.2 "FHIR conformance"), so
 	// no token is sent. Note that PKB's own statement declares `Person` with no
 	// `interaction`, which violates the 1..* cardinality; parse it leniently.
 	//
@@ -1019,15 +1061,20 @@ type ClientInterface interface {
 //
 // ASSUMPTION: PKB documents the operation `http://fhir.patientsknowbest.com/operation/purview`
 // but not its URL; it takes no input, so it is modelled as a system-level
-// `GET /$purview` (API.md §6.8). PKB's CapabilityStatement names its definition
+// `GET /$purview` (docs/pkb-api.md §6.8). PKB's CapabilityStatement names its definition
 // `Consent-t-purview` (type-level on Consent), so `consentPurview`
 // (`GET /Consent/$purview`) models that reading; use whichever PKB answers.
 //
 // Returns `Parameters` with one `purview` valueReference: the Team (Organization),
 // Individual Professional (Practitioner) or Carer/Patient (Patient) that a Consent's
-// `actor` must match. Patient apps use it to learn their own PKB public ID. Open to
-// patient and clinician users (documented use) and to System Clients (PKB's code lists
-// purview among the Facade services without a user-type restriction).
+// `actor` must match. Patient apps use it to learn their own PKB public ID: the
+// documented caller is a patient-scoped User Client token (docs/pkb-api.md §2.1).
+//
+// ASSUMPTION: a User Client with scope CLINICIAN may call it; no PKB page shows one.
+//
+// ASSUMPTION: a System Client may call it; no PKB page says so (PKB's 2020 code lists
+// purview among the Facade services without a user-type restriction, which is not a
+// statement about client types).
 //
 // Corresponds with GET /$purview (the `Purview` operationId).
 func (c *Client) Purview(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1103,7 +1150,11 @@ func (c *Client) SearchConsent(ctx context.Context, params *SearchConsentParams,
 // ASSUMPTION: the same `$purview` operation as `purview`, at the type-level URL that
 // PKB's definition id `Consent-t-purview` implies (`t` = type-level, as in
 // `Patient-t-status-query` at `POST /Patient/$status-query`). Which of the two URLs PKB
-// serves is not documented (API.md §6.8).
+// serves is not documented (docs/pkb-api.md §6.8).
+//
+// ASSUMPTION: a User Client with scope CLINICIAN may call it; no PKB page shows one.
+//
+// ASSUMPTION: a System Client may call it; no PKB page says so.
 //
 // Corresponds with GET /Consent/$purview (the `ConsentPurview` operationId).
 func (c *Client) ConsentPurview(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1170,7 +1221,7 @@ func (c *Client) SearchDocumentReference(ctx context.Context, params *SearchDocu
 // In: `documentIdentifier` (valueIdentifier; the identifier of the original document,
 // typically HL7 MDM^T02 TXA-12.1), 1..5000. Out: `readReceipt`, 0..5000, not returned
 // for unknown documents. The part names under `readReceipt` are not documented
-// (API.md §6.9); parse leniently. Changes nothing.
+// (docs/pkb-api.md §6.9); parse leniently. Changes nothing.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1197,7 +1248,7 @@ func (c *Client) DocumentReferenceReadReceiptQueryWithBody(ctx context.Context, 
 // In: `documentIdentifier` (valueIdentifier; the identifier of the original document,
 // typically HL7 MDM^T02 TXA-12.1), 1..5000. Out: `readReceipt`, 0..5000, not returned
 // for unknown documents. The part names under `readReceipt` are not documented
-// (API.md §6.9); parse leniently. Changes nothing.
+// (docs/pkb-api.md §6.9); parse leniently. Changes nothing.
 //
 // Takes a body of the `application/fhir+json` content type.
 //
@@ -1278,7 +1329,7 @@ func (c *Client) SearchObservation(ctx context.Context, params *SearchObservatio
 // ASSUMPTION: PKB documents `$group` (OperationDefinition `Observation-t-group`) as a
 // grouping of search results that by default groups by day and returns one result per
 // day, e.g. "laboratory results, at most 1 per day", "available on /fhir"; its URL and
-// parameters are not documented (API.md §6.8). It is modelled like FHIR's `$lastn`: a
+// parameters are not documented (docs/pkb-api.md §6.8). It is modelled like FHIR's `$lastn`: a
 // type-level GET that takes Observation's search parameters. PKB's grouping parameters
 // are unknown and not modelled (the default, one per day, applies); add them with a
 // request editor once known. Returns a searchset Bundle. Changes nothing.
@@ -1301,7 +1352,7 @@ func (c *Client) ObservationGroup(ctx context.Context, params *ObservationGroupP
 // Reads one of PKB's OperationDefinitions, e.g. `Patient-t-status-query`. PKB documents
 // that these can be fetched unauthenticated from production, e.g.
 // `GET https://my.patientsknowbest.com/fhir/OperationDefinition/Patient-t-status-query?_format=json`
-// (API.md §1.2), so no token is sent. The ids are those in the CapabilityStatement's
+// (docs/pkb-api.md §1.2), so no token is sent. The ids are those in the CapabilityStatement's
 // `rest.operation[].definition` (`<Type>-t-<name>` for type-level, `<Type>-i-<name>` for
 // instance-level operations).
 //
@@ -1324,7 +1375,10 @@ func (c *Client) ReadOperationDefinition(ctx context.Context, id ResourceId, par
 // (OperationDefinition `Organization-t-generate-invitation-tokens`). System only;
 // `X-Org-Public-Id` is required.
 //
-// In: `patientIdentifier` (valueIdentifier), 1..500; only NHS, CHI and H&C numbers,
+// In: `patientIdentifier` (valueIdentifier), 1..500; only NHS, CHI and H&C numbers
+// (systems `https://fhir.nhs.uk/Id/nhs-number`,
+// `urn:oid:2.16.840.1.113883.2.1.3.2.4.16.53`,
+// `urn:uuid:1479257a-ce8f-482a-89fa-429ac066c158`; docs/pkb-api.md §2.1),
 // an unsupported system rejects the whole request. Out: `patientTokens`, 1..500, with
 // parts `patientIdentifier`, `token` (string), `code` (string) and `expiry` (dateTime;
 // PKB's example spells it `valueDatetime`, parse both). No tokens for patients who are
@@ -1353,7 +1407,10 @@ func (c *Client) OrganizationGenerateInvitationTokensWithBody(ctx context.Contex
 // (OperationDefinition `Organization-t-generate-invitation-tokens`). System only;
 // `X-Org-Public-Id` is required.
 //
-// In: `patientIdentifier` (valueIdentifier), 1..500; only NHS, CHI and H&C numbers,
+// In: `patientIdentifier` (valueIdentifier), 1..500; only NHS, CHI and H&C numbers
+// (systems `https://fhir.nhs.uk/Id/nhs-number`,
+// `urn:oid:2.16.840.1.113883.2.1.3.2.4.16.53`,
+// `urn:uuid:1479257a-ce8f-482a-89fa-429ac066c158`; docs/pkb-api.md §2.1),
 // an unsupported system rejects the whole request. Out: `patientTokens`, 1..500, with
 // parts `patientIdentifier`, `token` (string), `code` (string) and `expiry` (dateTime;
 // PKB's example spells it `valueDatetime`, parse both). No tokens for patients who are
@@ -1418,16 +1475,19 @@ func (c *Client) SearchPatient(ctx context.Context, params *SearchPatientParams,
 //
 // ASSUMPTION: PKB documents the operation
 // `http://fhir.patientsknowbest.com/operation/date-of-last-data-point`
-// (OperationDefinition `Patient-t-date-of-last-data-point`) but not its URL (API.md
+// (OperationDefinition `Patient-t-date-of-last-data-point`) but not its URL (docs/pkb-api.md
 // §6.8). The System scope sends several identifiers, so it is modelled as a type-level
 // POST with a Parameters body. System only; `X-Org-Public-Id` is required.
 //
-// In: `patientIdentifier` (valueIdentifier), 1..100: national IDs or the PKB public ID
+// In: `patientIdentifier` (valueIdentifier), 1..100: national IDs of any system PKB
+// supports (NHS, CHI, Health and Care, IHI, SSN, SIN, HKID, BSN
+// `http://fhir.nl/fhir/NamingSystem/bsn`, KVNR, Kuwait Civil ID; PKB's own examples use
+// BSN; docs/pkb-api.md §2.1) or the PKB public ID
 // (system `urn:uuid:cd97da65-0aa4-43a6-b695-cfd0c6f3267d`); identifiers outside the
 // organisation or its network are ignored. Out: `lastDataPointsResult` with parts
 // `patientIdentifier` and `lastRecordUpdate`. PKB's example puts `lastRecordUpdate` as
 // a sibling key inside the part (not valid FHIR); parse both that and a
-// `valueDateTime` part (API.md §6.10). The date excludes demographics, device
+// `valueDateTime` part (docs/pkb-api.md §6.10). The date excludes demographics, device
 // measurements, unprocessed data and consent changes, and can move backwards after a
 // deletion. Changes nothing.
 //
@@ -1450,16 +1510,19 @@ func (c *Client) PatientDateOfLastDataPointWithBody(ctx context.Context, content
 //
 // ASSUMPTION: PKB documents the operation
 // `http://fhir.patientsknowbest.com/operation/date-of-last-data-point`
-// (OperationDefinition `Patient-t-date-of-last-data-point`) but not its URL (API.md
+// (OperationDefinition `Patient-t-date-of-last-data-point`) but not its URL (docs/pkb-api.md
 // §6.8). The System scope sends several identifiers, so it is modelled as a type-level
 // POST with a Parameters body. System only; `X-Org-Public-Id` is required.
 //
-// In: `patientIdentifier` (valueIdentifier), 1..100: national IDs or the PKB public ID
+// In: `patientIdentifier` (valueIdentifier), 1..100: national IDs of any system PKB
+// supports (NHS, CHI, Health and Care, IHI, SSN, SIN, HKID, BSN
+// `http://fhir.nl/fhir/NamingSystem/bsn`, KVNR, Kuwait Civil ID; PKB's own examples use
+// BSN; docs/pkb-api.md §2.1) or the PKB public ID
 // (system `urn:uuid:cd97da65-0aa4-43a6-b695-cfd0c6f3267d`); identifiers outside the
 // organisation or its network are ignored. Out: `lastDataPointsResult` with parts
 // `patientIdentifier` and `lastRecordUpdate`. PKB's example puts `lastRecordUpdate` as
 // a sibling key inside the part (not valid FHIR); parse both that and a
-// `valueDateTime` part (API.md §6.10). The date excludes demographics, device
+// `valueDateTime` part (docs/pkb-api.md §6.10). The date excludes demographics, device
 // measurements, unprocessed data and consent changes, and can move backwards after a
 // deletion. Changes nothing.
 //
@@ -1485,7 +1548,10 @@ func (c *Client) PatientDateOfLastDataPointWithApplicationFhirPlusJSONBody(ctx c
 // type: System; `X-Org-Public-Id` is required.
 //
 // In: `patientIdentifier` (valueIdentifier), 1..5000. Only NHS, CHI and Health & Care
-// numbers are supported; one unsupported system rejects the whole request.
+// numbers are supported; one unsupported system rejects the whole request. Their
+// systems (PKB's "Identifier Systems" page, docs/pkb-api.md §2.1):
+// `https://fhir.nhs.uk/Id/nhs-number`, `urn:oid:2.16.840.1.113883.2.1.3.2.4.16.53` (CHI),
+// `urn:uuid:1479257a-ce8f-482a-89fa-429ac066c158` (Health and Care Number).
 // Out: `patientStatus`, 1..5000, each with parts `patientIdentifier` (1..1), `deceased`
 // and `registered` (boolean, returned when the patient is found or the diagnostics say
 // 'No access'), `dateOfBirth` (only when found) and a diagnostics part ('Not found' /
@@ -1513,7 +1579,10 @@ func (c *Client) PatientStatusQueryWithBody(ctx context.Context, contentType str
 // type: System; `X-Org-Public-Id` is required.
 //
 // In: `patientIdentifier` (valueIdentifier), 1..5000. Only NHS, CHI and Health & Care
-// numbers are supported; one unsupported system rejects the whole request.
+// numbers are supported; one unsupported system rejects the whole request. Their
+// systems (PKB's "Identifier Systems" page, docs/pkb-api.md §2.1):
+// `https://fhir.nhs.uk/Id/nhs-number`, `urn:oid:2.16.840.1.113883.2.1.3.2.4.16.53` (CHI),
+// `urn:uuid:1479257a-ce8f-482a-89fa-429ac066c158` (Health and Care Number).
 // Out: `patientStatus`, 1..5000, each with parts `patientIdentifier` (1..1), `deceased`
 // and `registered` (boolean, returned when the patient is found or the diagnostics say
 // 'No access'), `dateOfBirth` (only when found) and a diagnostics part ('Not found' /
@@ -1562,7 +1631,7 @@ func (c *Client) ReadPatient(ctx context.Context, id ResourceId, reqEditors ...R
 // with `id` = the patient's own public ID (from `$purview`). The CapabilityStatement's
 // definition id `Patient-t-...` suggests a type-level call instead; if this path
 // fails, the same operation may answer at `GET /Patient/$date-of-last-data-point`
-// (API.md §6.8). Only a Patient User Client may call it. Response as for the System
+// (docs/pkb-api.md §6.8). Only a Patient User Client may call it. Response as for the System
 // scope, with a single `lastDataPointsResult`.
 //
 // Corresponds with GET /Patient/{id}/$date-of-last-data-point (the `PatientInstanceDateOfLastDataPoint` operationId).
@@ -1650,7 +1719,7 @@ func (c *Client) PersonDeleteStatusWithApplicationFhirPlusJSONBody(ctx context.C
 // PersonDestroyWithBody Destroy a person's accounts (undocumented)
 //
 // ASSUMPTION: PKB's CapabilityStatement lists `destroy` (OperationDefinition
-// `Person-t-destroy`, type-level on Person) but PKB documents nothing about it (API.md
+// `Person-t-destroy`, type-level on Person) but PKB documents nothing about it (docs/pkb-api.md
 // §6.21). It is modelled as `POST /Person/$destroy` with a Parameters body and result,
 // System only. The name suggests irreversible deletion: do not call it without PKB's
 // written instructions. Fetch `GET /OperationDefinition/Person-t-destroy` for the real
@@ -1674,7 +1743,7 @@ func (c *Client) PersonDestroyWithBody(ctx context.Context, contentType string, 
 // PersonDestroyWithApplicationFhirPlusJSONBody Destroy a person's accounts (undocumented)
 //
 // ASSUMPTION: PKB's CapabilityStatement lists `destroy` (OperationDefinition
-// `Person-t-destroy`, type-level on Person) but PKB documents nothing about it (API.md
+// `Person-t-destroy`, type-level on Person) but PKB documents nothing about it (docs/pkb-api.md
 // §6.21). It is modelled as `POST /Person/$destroy` with a Parameters body and result,
 // System only. The name suggests irreversible deletion: do not call it without PKB's
 // written instructions. Fetch `GET /OperationDefinition/Person-t-destroy` for the real
@@ -1781,8 +1850,13 @@ func (c *Client) ReadProcedureRequest(ctx context.Context, id ResourceId, reqEdi
 //
 // The "Questionnaire Search API" of PKB's simple-questionnaire workflow, used to obtain
 // questionnaire ids for `$send-questionnaire-request`. PKB documents it for System
-// callers; clinicians and patients are included because they send and answer
-// questionnaires in the same workflow.
+// callers (docs/pkb-api.md §2.1).
+//
+// ASSUMPTION: a User Client with scope PATIENT may call it; no PKB page shows a patient
+// token on Questionnaire search (included because patients answer questionnaires).
+//
+// ASSUMPTION: a User Client with scope CLINICIAN may call it; no PKB page shows a
+// clinician token on Questionnaire search (included because clinicians send them).
 //
 // Corresponds with GET /Questionnaire (the `SearchQuestionnaire` operationId).
 func (c *Client) SearchQuestionnaire(ctx context.Context, params *SearchQuestionnaireParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1827,10 +1901,15 @@ func (c *Client) ReadQuestionnaire(ctx context.Context, id ResourceId, reqEditor
 // sharing-disabled; a team target reaches only non-discharged, sharing-enabled, living
 // patients. PKB notifies each patient by email and in-app message.
 //
-// ASSUMPTION (API.md §6.12): parameter cardinalities and the response are not
+// ASSUMPTION (docs/pkb-api.md §6.12): parameter cardinalities and the response are not
 // documented; the response is modelled as a Parameters or an OperationOutcome, with
-// 200 or 201. Access: PKB's workflow is a System call; clinicians are included because
-// the requestor is a clinician (reasoning, not documented). Not read-only.
+// 200 or 201. Not read-only.
+//
+// Access: PKB's examples call it as a System Client with `X-Org-Public-Id`
+// (docs/pkb-api.md §2.1).
+//
+// ASSUMPTION: a User Client with scope CLINICIAN may call it; no PKB page shows a
+// clinician token on this operation (included because the requestor is a clinician).
 //
 // Takes any type of body and a specified content type.
 //
@@ -1862,10 +1941,15 @@ func (c *Client) QuestionnaireSendQuestionnaireRequestWithBody(ctx context.Conte
 // sharing-disabled; a team target reaches only non-discharged, sharing-enabled, living
 // patients. PKB notifies each patient by email and in-app message.
 //
-// ASSUMPTION (API.md §6.12): parameter cardinalities and the response are not
+// ASSUMPTION (docs/pkb-api.md §6.12): parameter cardinalities and the response are not
 // documented; the response is modelled as a Parameters or an OperationOutcome, with
-// 200 or 201. Access: PKB's workflow is a System call; clinicians are included because
-// the requestor is a clinician (reasoning, not documented). Not read-only.
+// 200 or 201. Not read-only.
+//
+// Access: PKB's examples call it as a System Client with `X-Org-Public-Id`
+// (docs/pkb-api.md §2.1).
+//
+// ASSUMPTION: a User Client with scope CLINICIAN may call it; no PKB page shows a
+// clinician token on this operation (included because the requestor is a clinician).
 //
 // Takes a body of the `application/fhir+json` content type.
 //
@@ -1900,7 +1984,7 @@ func (c *Client) SearchQuestionnaireResponse(ctx context.Context, params *Search
 // Capabilities Read the Facade CapabilityStatement
 //
 // Returns the server's CapabilityStatement (`kind: instance`). PKB serves its
-// conformance resources without authentication (API.md §1.2 "FHIR conformance"), so
+// conformance resources without authentication (docs/pkb-api.md §1.2 "FHIR conformance"), so
 // no token is sent. Note that PKB's own statement declares `Person` with no
 // `interaction`, which violates the 1..* cardinality; parse it leniently.
 //
@@ -3648,15 +3732,20 @@ type ClientWithResponsesInterface interface {
 	//
 	// ASSUMPTION: PKB documents the operation `http://fhir.patientsknowbest.com/operation/purview`
 	// but not its URL; it takes no input, so it is modelled as a system-level
-	// `GET /$purview` (API.md §6.8). PKB's CapabilityStatement names its definition
+	// `GET /$purview` (docs/pkb-api.md §6.8). PKB's CapabilityStatement names its definition
 	// `Consent-t-purview` (type-level on Consent), so `consentPurview`
 	// (`GET /Consent/$purview`) models that reading; use whichever PKB answers.
 	//
 	// Returns `Parameters` with one `purview` valueReference: the Team (Organization),
 	// Individual Professional (Practitioner) or Carer/Patient (Patient) that a Consent's
-	// `actor` must match. Patient apps use it to learn their own PKB public ID. Open to
-	// patient and clinician users (documented use) and to System Clients (PKB's code lists
-	// purview among the Facade services without a user-type restriction).
+	// `actor` must match. Patient apps use it to learn their own PKB public ID: the
+	// documented caller is a patient-scoped User Client token (docs/pkb-api.md §2.1).
+	//
+	// ASSUMPTION: a User Client with scope CLINICIAN may call it; no PKB page shows one.
+	//
+	// ASSUMPTION: a System Client may call it; no PKB page says so (PKB's 2020 code lists
+	// purview among the Facade services without a user-type restriction, which is not a
+	// statement about client types).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3700,7 +3789,11 @@ type ClientWithResponsesInterface interface {
 	// ASSUMPTION: the same `$purview` operation as `purview`, at the type-level URL that
 	// PKB's definition id `Consent-t-purview` implies (`t` = type-level, as in
 	// `Patient-t-status-query` at `POST /Patient/$status-query`). Which of the two URLs PKB
-	// serves is not documented (API.md §6.8).
+	// serves is not documented (docs/pkb-api.md §6.8).
+	//
+	// ASSUMPTION: a User Client with scope CLINICIAN may call it; no PKB page shows one.
+	//
+	// ASSUMPTION: a System Client may call it; no PKB page says so.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3743,7 +3836,7 @@ type ClientWithResponsesInterface interface {
 	// In: `documentIdentifier` (valueIdentifier; the identifier of the original document,
 	// typically HL7 MDM^T02 TXA-12.1), 1..5000. Out: `readReceipt`, 0..5000, not returned
 	// for unknown documents. The part names under `readReceipt` are not documented
-	// (API.md §6.9); parse leniently. Changes nothing.
+	// (docs/pkb-api.md §6.9); parse leniently. Changes nothing.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3760,7 +3853,7 @@ type ClientWithResponsesInterface interface {
 	// In: `documentIdentifier` (valueIdentifier; the identifier of the original document,
 	// typically HL7 MDM^T02 TXA-12.1), 1..5000. Out: `readReceipt`, 0..5000, not returned
 	// for unknown documents. The part names under `readReceipt` are not documented
-	// (API.md §6.9); parse leniently. Changes nothing.
+	// (docs/pkb-api.md §6.9); parse leniently. Changes nothing.
 	//
 	// Takes a body of the `application/fhir+json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3807,7 +3900,7 @@ type ClientWithResponsesInterface interface {
 	// ASSUMPTION: PKB documents `$group` (OperationDefinition `Observation-t-group`) as a
 	// grouping of search results that by default groups by day and returns one result per
 	// day, e.g. "laboratory results, at most 1 per day", "available on /fhir"; its URL and
-	// parameters are not documented (API.md §6.8). It is modelled like FHIR's `$lastn`: a
+	// parameters are not documented (docs/pkb-api.md §6.8). It is modelled like FHIR's `$lastn`: a
 	// type-level GET that takes Observation's search parameters. PKB's grouping parameters
 	// are unknown and not modelled (the default, one per day, applies); add them with a
 	// request editor once known. Returns a searchset Bundle. Changes nothing.
@@ -3822,7 +3915,7 @@ type ClientWithResponsesInterface interface {
 	// Reads one of PKB's OperationDefinitions, e.g. `Patient-t-status-query`. PKB documents
 	// that these can be fetched unauthenticated from production, e.g.
 	// `GET https://my.patientsknowbest.com/fhir/OperationDefinition/Patient-t-status-query?_format=json`
-	// (API.md §1.2), so no token is sent. The ids are those in the CapabilityStatement's
+	// (docs/pkb-api.md §1.2), so no token is sent. The ids are those in the CapabilityStatement's
 	// `rest.operation[].definition` (`<Type>-t-<name>` for type-level, `<Type>-i-<name>` for
 	// instance-level operations).
 	//
@@ -3837,7 +3930,10 @@ type ClientWithResponsesInterface interface {
 	// (OperationDefinition `Organization-t-generate-invitation-tokens`). System only;
 	// `X-Org-Public-Id` is required.
 	//
-	// In: `patientIdentifier` (valueIdentifier), 1..500; only NHS, CHI and H&C numbers,
+	// In: `patientIdentifier` (valueIdentifier), 1..500; only NHS, CHI and H&C numbers
+	// (systems `https://fhir.nhs.uk/Id/nhs-number`,
+	// `urn:oid:2.16.840.1.113883.2.1.3.2.4.16.53`,
+	// `urn:uuid:1479257a-ce8f-482a-89fa-429ac066c158`; docs/pkb-api.md §2.1),
 	// an unsupported system rejects the whole request. Out: `patientTokens`, 1..500, with
 	// parts `patientIdentifier`, `token` (string), `code` (string) and `expiry` (dateTime;
 	// PKB's example spells it `valueDatetime`, parse both). No tokens for patients who are
@@ -3856,7 +3952,10 @@ type ClientWithResponsesInterface interface {
 	// (OperationDefinition `Organization-t-generate-invitation-tokens`). System only;
 	// `X-Org-Public-Id` is required.
 	//
-	// In: `patientIdentifier` (valueIdentifier), 1..500; only NHS, CHI and H&C numbers,
+	// In: `patientIdentifier` (valueIdentifier), 1..500; only NHS, CHI and H&C numbers
+	// (systems `https://fhir.nhs.uk/Id/nhs-number`,
+	// `urn:oid:2.16.840.1.113883.2.1.3.2.4.16.53`,
+	// `urn:uuid:1479257a-ce8f-482a-89fa-429ac066c158`; docs/pkb-api.md §2.1),
 	// an unsupported system rejects the whole request. Out: `patientTokens`, 1..500, with
 	// parts `patientIdentifier`, `token` (string), `code` (string) and `expiry` (dateTime;
 	// PKB's example spells it `valueDatetime`, parse both). No tokens for patients who are
@@ -3895,16 +3994,19 @@ type ClientWithResponsesInterface interface {
 	//
 	// ASSUMPTION: PKB documents the operation
 	// `http://fhir.patientsknowbest.com/operation/date-of-last-data-point`
-	// (OperationDefinition `Patient-t-date-of-last-data-point`) but not its URL (API.md
+	// (OperationDefinition `Patient-t-date-of-last-data-point`) but not its URL (docs/pkb-api.md
 	// §6.8). The System scope sends several identifiers, so it is modelled as a type-level
 	// POST with a Parameters body. System only; `X-Org-Public-Id` is required.
 	//
-	// In: `patientIdentifier` (valueIdentifier), 1..100: national IDs or the PKB public ID
+	// In: `patientIdentifier` (valueIdentifier), 1..100: national IDs of any system PKB
+	// supports (NHS, CHI, Health and Care, IHI, SSN, SIN, HKID, BSN
+	// `http://fhir.nl/fhir/NamingSystem/bsn`, KVNR, Kuwait Civil ID; PKB's own examples use
+	// BSN; docs/pkb-api.md §2.1) or the PKB public ID
 	// (system `urn:uuid:cd97da65-0aa4-43a6-b695-cfd0c6f3267d`); identifiers outside the
 	// organisation or its network are ignored. Out: `lastDataPointsResult` with parts
 	// `patientIdentifier` and `lastRecordUpdate`. PKB's example puts `lastRecordUpdate` as
 	// a sibling key inside the part (not valid FHIR); parse both that and a
-	// `valueDateTime` part (API.md §6.10). The date excludes demographics, device
+	// `valueDateTime` part (docs/pkb-api.md §6.10). The date excludes demographics, device
 	// measurements, unprocessed data and consent changes, and can move backwards after a
 	// deletion. Changes nothing.
 	//
@@ -3917,16 +4019,19 @@ type ClientWithResponsesInterface interface {
 	//
 	// ASSUMPTION: PKB documents the operation
 	// `http://fhir.patientsknowbest.com/operation/date-of-last-data-point`
-	// (OperationDefinition `Patient-t-date-of-last-data-point`) but not its URL (API.md
+	// (OperationDefinition `Patient-t-date-of-last-data-point`) but not its URL (docs/pkb-api.md
 	// §6.8). The System scope sends several identifiers, so it is modelled as a type-level
 	// POST with a Parameters body. System only; `X-Org-Public-Id` is required.
 	//
-	// In: `patientIdentifier` (valueIdentifier), 1..100: national IDs or the PKB public ID
+	// In: `patientIdentifier` (valueIdentifier), 1..100: national IDs of any system PKB
+	// supports (NHS, CHI, Health and Care, IHI, SSN, SIN, HKID, BSN
+	// `http://fhir.nl/fhir/NamingSystem/bsn`, KVNR, Kuwait Civil ID; PKB's own examples use
+	// BSN; docs/pkb-api.md §2.1) or the PKB public ID
 	// (system `urn:uuid:cd97da65-0aa4-43a6-b695-cfd0c6f3267d`); identifiers outside the
 	// organisation or its network are ignored. Out: `lastDataPointsResult` with parts
 	// `patientIdentifier` and `lastRecordUpdate`. PKB's example puts `lastRecordUpdate` as
 	// a sibling key inside the part (not valid FHIR); parse both that and a
-	// `valueDateTime` part (API.md §6.10). The date excludes demographics, device
+	// `valueDateTime` part (docs/pkb-api.md §6.10). The date excludes demographics, device
 	// measurements, unprocessed data and consent changes, and can move backwards after a
 	// deletion. Changes nothing.
 	//
@@ -3942,7 +4047,10 @@ type ClientWithResponsesInterface interface {
 	// type: System; `X-Org-Public-Id` is required.
 	//
 	// In: `patientIdentifier` (valueIdentifier), 1..5000. Only NHS, CHI and Health & Care
-	// numbers are supported; one unsupported system rejects the whole request.
+	// numbers are supported; one unsupported system rejects the whole request. Their
+	// systems (PKB's "Identifier Systems" page, docs/pkb-api.md §2.1):
+	// `https://fhir.nhs.uk/Id/nhs-number`, `urn:oid:2.16.840.1.113883.2.1.3.2.4.16.53` (CHI),
+	// `urn:uuid:1479257a-ce8f-482a-89fa-429ac066c158` (Health and Care Number).
 	// Out: `patientStatus`, 1..5000, each with parts `patientIdentifier` (1..1), `deceased`
 	// and `registered` (boolean, returned when the patient is found or the diagnostics say
 	// 'No access'), `dateOfBirth` (only when found) and a diagnostics part ('Not found' /
@@ -3960,7 +4068,10 @@ type ClientWithResponsesInterface interface {
 	// type: System; `X-Org-Public-Id` is required.
 	//
 	// In: `patientIdentifier` (valueIdentifier), 1..5000. Only NHS, CHI and Health & Care
-	// numbers are supported; one unsupported system rejects the whole request.
+	// numbers are supported; one unsupported system rejects the whole request. Their
+	// systems (PKB's "Identifier Systems" page, docs/pkb-api.md §2.1):
+	// `https://fhir.nhs.uk/Id/nhs-number`, `urn:oid:2.16.840.1.113883.2.1.3.2.4.16.53` (CHI),
+	// `urn:uuid:1479257a-ce8f-482a-89fa-429ac066c158` (Health and Care Number).
 	// Out: `patientStatus`, 1..5000, each with parts `patientIdentifier` (1..1), `deceased`
 	// and `registered` (boolean, returned when the patient is found or the diagnostics say
 	// 'No access'), `dateOfBirth` (only when found) and a diagnostics part ('Not found' /
@@ -3991,7 +4102,7 @@ type ClientWithResponsesInterface interface {
 	// with `id` = the patient's own public ID (from `$purview`). The CapabilityStatement's
 	// definition id `Patient-t-...` suggests a type-level call instead; if this path
 	// fails, the same operation may answer at `GET /Patient/$date-of-last-data-point`
-	// (API.md §6.8). Only a Patient User Client may call it. Response as for the System
+	// (docs/pkb-api.md §6.8). Only a Patient User Client may call it. Response as for the System
 	// scope, with a single `lastDataPointsResult`.
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -4043,7 +4154,7 @@ type ClientWithResponsesInterface interface {
 	// PersonDestroyWithBodyWithResponse Destroy a person's accounts (undocumented)
 	//
 	// ASSUMPTION: PKB's CapabilityStatement lists `destroy` (OperationDefinition
-	// `Person-t-destroy`, type-level on Person) but PKB documents nothing about it (API.md
+	// `Person-t-destroy`, type-level on Person) but PKB documents nothing about it (docs/pkb-api.md
 	// §6.21). It is modelled as `POST /Person/$destroy` with a Parameters body and result,
 	// System only. The name suggests irreversible deletion: do not call it without PKB's
 	// written instructions. Fetch `GET /OperationDefinition/Person-t-destroy` for the real
@@ -4057,7 +4168,7 @@ type ClientWithResponsesInterface interface {
 	// PersonDestroyWithApplicationFhirPlusJSONBodyWithResponse Destroy a person's accounts (undocumented)
 	//
 	// ASSUMPTION: PKB's CapabilityStatement lists `destroy` (OperationDefinition
-	// `Person-t-destroy`, type-level on Person) but PKB documents nothing about it (API.md
+	// `Person-t-destroy`, type-level on Person) but PKB documents nothing about it (docs/pkb-api.md
 	// §6.21). It is modelled as `POST /Person/$destroy` with a Parameters body and result,
 	// System only. The name suggests irreversible deletion: do not call it without PKB's
 	// written instructions. Fetch `GET /OperationDefinition/Person-t-destroy` for the real
@@ -4118,8 +4229,13 @@ type ClientWithResponsesInterface interface {
 	//
 	// The "Questionnaire Search API" of PKB's simple-questionnaire workflow, used to obtain
 	// questionnaire ids for `$send-questionnaire-request`. PKB documents it for System
-	// callers; clinicians and patients are included because they send and answer
-	// questionnaires in the same workflow.
+	// callers (docs/pkb-api.md §2.1).
+	//
+	// ASSUMPTION: a User Client with scope PATIENT may call it; no PKB page shows a patient
+	// token on Questionnaire search (included because patients answer questionnaires).
+	//
+	// ASSUMPTION: a User Client with scope CLINICIAN may call it; no PKB page shows a
+	// clinician token on Questionnaire search (included because clinicians send them).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4148,10 +4264,15 @@ type ClientWithResponsesInterface interface {
 	// sharing-disabled; a team target reaches only non-discharged, sharing-enabled, living
 	// patients. PKB notifies each patient by email and in-app message.
 	//
-	// ASSUMPTION (API.md §6.12): parameter cardinalities and the response are not
+	// ASSUMPTION (docs/pkb-api.md §6.12): parameter cardinalities and the response are not
 	// documented; the response is modelled as a Parameters or an OperationOutcome, with
-	// 200 or 201. Access: PKB's workflow is a System call; clinicians are included because
-	// the requestor is a clinician (reasoning, not documented). Not read-only.
+	// 200 or 201. Not read-only.
+	//
+	// Access: PKB's examples call it as a System Client with `X-Org-Public-Id`
+	// (docs/pkb-api.md §2.1).
+	//
+	// ASSUMPTION: a User Client with scope CLINICIAN may call it; no PKB page shows a
+	// clinician token on this operation (included because the requestor is a clinician).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4173,10 +4294,15 @@ type ClientWithResponsesInterface interface {
 	// sharing-disabled; a team target reaches only non-discharged, sharing-enabled, living
 	// patients. PKB notifies each patient by email and in-app message.
 	//
-	// ASSUMPTION (API.md §6.12): parameter cardinalities and the response are not
+	// ASSUMPTION (docs/pkb-api.md §6.12): parameter cardinalities and the response are not
 	// documented; the response is modelled as a Parameters or an OperationOutcome, with
-	// 200 or 201. Access: PKB's workflow is a System call; clinicians are included because
-	// the requestor is a clinician (reasoning, not documented). Not read-only.
+	// 200 or 201. Not read-only.
+	//
+	// Access: PKB's examples call it as a System Client with `X-Org-Public-Id`
+	// (docs/pkb-api.md §2.1).
+	//
+	// ASSUMPTION: a User Client with scope CLINICIAN may call it; no PKB page shows a
+	// clinician token on this operation (included because the requestor is a clinician).
 	//
 	// Takes a body of the `application/fhir+json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4193,7 +4319,7 @@ type ClientWithResponsesInterface interface {
 	// CapabilitiesWithResponse Read the Facade CapabilityStatement
 	//
 	// Returns the server's CapabilityStatement (`kind: instance`). PKB serves its
-	// conformance resources without authentication (API.md §1.2 "FHIR conformance"), so
+	// conformance resources without authentication (docs/pkb-api.md §1.2 "FHIR conformance"), so
 	// no token is sent. Note that PKB's own statement declares `Person` with no
 	// `interaction`, which violates the 1..* cardinality; parse it leniently.
 	//
@@ -5702,15 +5828,20 @@ func (r CapabilitiesResponse) ContentType() string {
 //
 // ASSUMPTION: PKB documents the operation `http://fhir.patientsknowbest.com/operation/purview`
 // but not its URL; it takes no input, so it is modelled as a system-level
-// `GET /$purview` (API.md §6.8). PKB's CapabilityStatement names its definition
+// `GET /$purview` (docs/pkb-api.md §6.8). PKB's CapabilityStatement names its definition
 // `Consent-t-purview` (type-level on Consent), so `consentPurview`
 // (`GET /Consent/$purview`) models that reading; use whichever PKB answers.
 //
 // Returns `Parameters` with one `purview` valueReference: the Team (Organization),
 // Individual Professional (Practitioner) or Carer/Patient (Patient) that a Consent's
-// `actor` must match. Patient apps use it to learn their own PKB public ID. Open to
-// patient and clinician users (documented use) and to System Clients (PKB's code lists
-// purview among the Facade services without a user-type restriction).
+// `actor` must match. Patient apps use it to learn their own PKB public ID: the
+// documented caller is a patient-scoped User Client token (docs/pkb-api.md §2.1).
+//
+// ASSUMPTION: a User Client with scope CLINICIAN may call it; no PKB page shows one.
+//
+// ASSUMPTION: a System Client may call it; no PKB page says so (PKB's 2020 code lists
+// purview among the Facade services without a user-type restriction, which is not a
+// statement about client types).
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -5778,7 +5909,11 @@ func (c *ClientWithResponses) SearchConsentWithResponse(ctx context.Context, par
 // ASSUMPTION: the same `$purview` operation as `purview`, at the type-level URL that
 // PKB's definition id `Consent-t-purview` implies (`t` = type-level, as in
 // `Patient-t-status-query` at `POST /Patient/$status-query`). Which of the two URLs PKB
-// serves is not documented (API.md §6.8).
+// serves is not documented (docs/pkb-api.md §6.8).
+//
+// ASSUMPTION: a User Client with scope CLINICIAN may call it; no PKB page shows one.
+//
+// ASSUMPTION: a System Client may call it; no PKB page says so.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -5839,7 +5974,7 @@ func (c *ClientWithResponses) SearchDocumentReferenceWithResponse(ctx context.Co
 // In: `documentIdentifier` (valueIdentifier; the identifier of the original document,
 // typically HL7 MDM^T02 TXA-12.1), 1..5000. Out: `readReceipt`, 0..5000, not returned
 // for unknown documents. The part names under `readReceipt` are not documented
-// (API.md §6.9); parse leniently. Changes nothing.
+// (docs/pkb-api.md §6.9); parse leniently. Changes nothing.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5862,7 +5997,7 @@ func (c *ClientWithResponses) DocumentReferenceReadReceiptQueryWithBodyWithRespo
 // In: `documentIdentifier` (valueIdentifier; the identifier of the original document,
 // typically HL7 MDM^T02 TXA-12.1), 1..5000. Out: `readReceipt`, 0..5000, not returned
 // for unknown documents. The part names under `readReceipt` are not documented
-// (API.md §6.9); parse leniently. Changes nothing.
+// (docs/pkb-api.md §6.9); parse leniently. Changes nothing.
 //
 // Takes a body of the `application/fhir+json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5933,7 +6068,7 @@ func (c *ClientWithResponses) SearchObservationWithResponse(ctx context.Context,
 // ASSUMPTION: PKB documents `$group` (OperationDefinition `Observation-t-group`) as a
 // grouping of search results that by default groups by day and returns one result per
 // day, e.g. "laboratory results, at most 1 per day", "available on /fhir"; its URL and
-// parameters are not documented (API.md §6.8). It is modelled like FHIR's `$lastn`: a
+// parameters are not documented (docs/pkb-api.md §6.8). It is modelled like FHIR's `$lastn`: a
 // type-level GET that takes Observation's search parameters. PKB's grouping parameters
 // are unknown and not modelled (the default, one per day, applies); add them with a
 // request editor once known. Returns a searchset Bundle. Changes nothing.
@@ -5954,7 +6089,7 @@ func (c *ClientWithResponses) ObservationGroupWithResponse(ctx context.Context, 
 // Reads one of PKB's OperationDefinitions, e.g. `Patient-t-status-query`. PKB documents
 // that these can be fetched unauthenticated from production, e.g.
 // `GET https://my.patientsknowbest.com/fhir/OperationDefinition/Patient-t-status-query?_format=json`
-// (API.md §1.2), so no token is sent. The ids are those in the CapabilityStatement's
+// (docs/pkb-api.md §1.2), so no token is sent. The ids are those in the CapabilityStatement's
 // `rest.operation[].definition` (`<Type>-t-<name>` for type-level, `<Type>-i-<name>` for
 // instance-level operations).
 //
@@ -5975,7 +6110,10 @@ func (c *ClientWithResponses) ReadOperationDefinitionWithResponse(ctx context.Co
 // (OperationDefinition `Organization-t-generate-invitation-tokens`). System only;
 // `X-Org-Public-Id` is required.
 //
-// In: `patientIdentifier` (valueIdentifier), 1..500; only NHS, CHI and H&C numbers,
+// In: `patientIdentifier` (valueIdentifier), 1..500; only NHS, CHI and H&C numbers
+// (systems `https://fhir.nhs.uk/Id/nhs-number`,
+// `urn:oid:2.16.840.1.113883.2.1.3.2.4.16.53`,
+// `urn:uuid:1479257a-ce8f-482a-89fa-429ac066c158`; docs/pkb-api.md §2.1),
 // an unsupported system rejects the whole request. Out: `patientTokens`, 1..500, with
 // parts `patientIdentifier`, `token` (string), `code` (string) and `expiry` (dateTime;
 // PKB's example spells it `valueDatetime`, parse both). No tokens for patients who are
@@ -6000,7 +6138,10 @@ func (c *ClientWithResponses) OrganizationGenerateInvitationTokensWithBodyWithRe
 // (OperationDefinition `Organization-t-generate-invitation-tokens`). System only;
 // `X-Org-Public-Id` is required.
 //
-// In: `patientIdentifier` (valueIdentifier), 1..500; only NHS, CHI and H&C numbers,
+// In: `patientIdentifier` (valueIdentifier), 1..500; only NHS, CHI and H&C numbers
+// (systems `https://fhir.nhs.uk/Id/nhs-number`,
+// `urn:oid:2.16.840.1.113883.2.1.3.2.4.16.53`,
+// `urn:uuid:1479257a-ce8f-482a-89fa-429ac066c158`; docs/pkb-api.md §2.1),
 // an unsupported system rejects the whole request. Out: `patientTokens`, 1..500, with
 // parts `patientIdentifier`, `token` (string), `code` (string) and `expiry` (dateTime;
 // PKB's example spells it `valueDatetime`, parse both). No tokens for patients who are
@@ -6057,16 +6198,19 @@ func (c *ClientWithResponses) SearchPatientWithResponse(ctx context.Context, par
 //
 // ASSUMPTION: PKB documents the operation
 // `http://fhir.patientsknowbest.com/operation/date-of-last-data-point`
-// (OperationDefinition `Patient-t-date-of-last-data-point`) but not its URL (API.md
+// (OperationDefinition `Patient-t-date-of-last-data-point`) but not its URL (docs/pkb-api.md
 // §6.8). The System scope sends several identifiers, so it is modelled as a type-level
 // POST with a Parameters body. System only; `X-Org-Public-Id` is required.
 //
-// In: `patientIdentifier` (valueIdentifier), 1..100: national IDs or the PKB public ID
+// In: `patientIdentifier` (valueIdentifier), 1..100: national IDs of any system PKB
+// supports (NHS, CHI, Health and Care, IHI, SSN, SIN, HKID, BSN
+// `http://fhir.nl/fhir/NamingSystem/bsn`, KVNR, Kuwait Civil ID; PKB's own examples use
+// BSN; docs/pkb-api.md §2.1) or the PKB public ID
 // (system `urn:uuid:cd97da65-0aa4-43a6-b695-cfd0c6f3267d`); identifiers outside the
 // organisation or its network are ignored. Out: `lastDataPointsResult` with parts
 // `patientIdentifier` and `lastRecordUpdate`. PKB's example puts `lastRecordUpdate` as
 // a sibling key inside the part (not valid FHIR); parse both that and a
-// `valueDateTime` part (API.md §6.10). The date excludes demographics, device
+// `valueDateTime` part (docs/pkb-api.md §6.10). The date excludes demographics, device
 // measurements, unprocessed data and consent changes, and can move backwards after a
 // deletion. Changes nothing.
 //
@@ -6085,16 +6229,19 @@ func (c *ClientWithResponses) PatientDateOfLastDataPointWithBodyWithResponse(ctx
 //
 // ASSUMPTION: PKB documents the operation
 // `http://fhir.patientsknowbest.com/operation/date-of-last-data-point`
-// (OperationDefinition `Patient-t-date-of-last-data-point`) but not its URL (API.md
+// (OperationDefinition `Patient-t-date-of-last-data-point`) but not its URL (docs/pkb-api.md
 // §6.8). The System scope sends several identifiers, so it is modelled as a type-level
 // POST with a Parameters body. System only; `X-Org-Public-Id` is required.
 //
-// In: `patientIdentifier` (valueIdentifier), 1..100: national IDs or the PKB public ID
+// In: `patientIdentifier` (valueIdentifier), 1..100: national IDs of any system PKB
+// supports (NHS, CHI, Health and Care, IHI, SSN, SIN, HKID, BSN
+// `http://fhir.nl/fhir/NamingSystem/bsn`, KVNR, Kuwait Civil ID; PKB's own examples use
+// BSN; docs/pkb-api.md §2.1) or the PKB public ID
 // (system `urn:uuid:cd97da65-0aa4-43a6-b695-cfd0c6f3267d`); identifiers outside the
 // organisation or its network are ignored. Out: `lastDataPointsResult` with parts
 // `patientIdentifier` and `lastRecordUpdate`. PKB's example puts `lastRecordUpdate` as
 // a sibling key inside the part (not valid FHIR); parse both that and a
-// `valueDateTime` part (API.md §6.10). The date excludes demographics, device
+// `valueDateTime` part (docs/pkb-api.md §6.10). The date excludes demographics, device
 // measurements, unprocessed data and consent changes, and can move backwards after a
 // deletion. Changes nothing.
 //
@@ -6116,7 +6263,10 @@ func (c *ClientWithResponses) PatientDateOfLastDataPointWithApplicationFhirPlusJ
 // type: System; `X-Org-Public-Id` is required.
 //
 // In: `patientIdentifier` (valueIdentifier), 1..5000. Only NHS, CHI and Health & Care
-// numbers are supported; one unsupported system rejects the whole request.
+// numbers are supported; one unsupported system rejects the whole request. Their
+// systems (PKB's "Identifier Systems" page, docs/pkb-api.md §2.1):
+// `https://fhir.nhs.uk/Id/nhs-number`, `urn:oid:2.16.840.1.113883.2.1.3.2.4.16.53` (CHI),
+// `urn:uuid:1479257a-ce8f-482a-89fa-429ac066c158` (Health and Care Number).
 // Out: `patientStatus`, 1..5000, each with parts `patientIdentifier` (1..1), `deceased`
 // and `registered` (boolean, returned when the patient is found or the diagnostics say
 // 'No access'), `dateOfBirth` (only when found) and a diagnostics part ('Not found' /
@@ -6140,7 +6290,10 @@ func (c *ClientWithResponses) PatientStatusQueryWithBodyWithResponse(ctx context
 // type: System; `X-Org-Public-Id` is required.
 //
 // In: `patientIdentifier` (valueIdentifier), 1..5000. Only NHS, CHI and Health & Care
-// numbers are supported; one unsupported system rejects the whole request.
+// numbers are supported; one unsupported system rejects the whole request. Their
+// systems (PKB's "Identifier Systems" page, docs/pkb-api.md §2.1):
+// `https://fhir.nhs.uk/Id/nhs-number`, `urn:oid:2.16.840.1.113883.2.1.3.2.4.16.53` (CHI),
+// `urn:uuid:1479257a-ce8f-482a-89fa-429ac066c158` (Health and Care Number).
 // Out: `patientStatus`, 1..5000, each with parts `patientIdentifier` (1..1), `deceased`
 // and `registered` (boolean, returned when the patient is found or the diagnostics say
 // 'No access'), `dateOfBirth` (only when found) and a diagnostics part ('Not found' /
@@ -6183,7 +6336,7 @@ func (c *ClientWithResponses) ReadPatientWithResponse(ctx context.Context, id Re
 // with `id` = the patient's own public ID (from `$purview`). The CapabilityStatement's
 // definition id `Patient-t-...` suggests a type-level call instead; if this path
 // fails, the same operation may answer at `GET /Patient/$date-of-last-data-point`
-// (API.md §6.8). Only a Patient User Client may call it. Response as for the System
+// (docs/pkb-api.md §6.8). Only a Patient User Client may call it. Response as for the System
 // scope, with a single `lastDataPointsResult`.
 //
 // Returns a wrapper object for the known response body format(s).
@@ -6259,7 +6412,7 @@ func (c *ClientWithResponses) PersonDeleteStatusWithApplicationFhirPlusJSONBodyW
 // PersonDestroyWithBodyWithResponse Destroy a person's accounts (undocumented)
 //
 // ASSUMPTION: PKB's CapabilityStatement lists `destroy` (OperationDefinition
-// `Person-t-destroy`, type-level on Person) but PKB documents nothing about it (API.md
+// `Person-t-destroy`, type-level on Person) but PKB documents nothing about it (docs/pkb-api.md
 // §6.21). It is modelled as `POST /Person/$destroy` with a Parameters body and result,
 // System only. The name suggests irreversible deletion: do not call it without PKB's
 // written instructions. Fetch `GET /OperationDefinition/Person-t-destroy` for the real
@@ -6279,7 +6432,7 @@ func (c *ClientWithResponses) PersonDestroyWithBodyWithResponse(ctx context.Cont
 // PersonDestroyWithApplicationFhirPlusJSONBodyWithResponse Destroy a person's accounts (undocumented)
 //
 // ASSUMPTION: PKB's CapabilityStatement lists `destroy` (OperationDefinition
-// `Person-t-destroy`, type-level on Person) but PKB documents nothing about it (API.md
+// `Person-t-destroy`, type-level on Person) but PKB documents nothing about it (docs/pkb-api.md
 // §6.21). It is modelled as `POST /Person/$destroy` with a Parameters body and result,
 // System only. The name suggests irreversible deletion: do not call it without PKB's
 // written instructions. Fetch `GET /OperationDefinition/Person-t-destroy` for the real
@@ -6370,8 +6523,13 @@ func (c *ClientWithResponses) ReadProcedureRequestWithResponse(ctx context.Conte
 //
 // The "Questionnaire Search API" of PKB's simple-questionnaire workflow, used to obtain
 // questionnaire ids for `$send-questionnaire-request`. PKB documents it for System
-// callers; clinicians and patients are included because they send and answer
-// questionnaires in the same workflow.
+// callers (docs/pkb-api.md §2.1).
+//
+// ASSUMPTION: a User Client with scope PATIENT may call it; no PKB page shows a patient
+// token on Questionnaire search (included because patients answer questionnaires).
+//
+// ASSUMPTION: a User Client with scope CLINICIAN may call it; no PKB page shows a
+// clinician token on Questionnaire search (included because clinicians send them).
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6412,10 +6570,15 @@ func (c *ClientWithResponses) ReadQuestionnaireWithResponse(ctx context.Context,
 // sharing-disabled; a team target reaches only non-discharged, sharing-enabled, living
 // patients. PKB notifies each patient by email and in-app message.
 //
-// ASSUMPTION (API.md §6.12): parameter cardinalities and the response are not
+// ASSUMPTION (docs/pkb-api.md §6.12): parameter cardinalities and the response are not
 // documented; the response is modelled as a Parameters or an OperationOutcome, with
-// 200 or 201. Access: PKB's workflow is a System call; clinicians are included because
-// the requestor is a clinician (reasoning, not documented). Not read-only.
+// 200 or 201. Not read-only.
+//
+// Access: PKB's examples call it as a System Client with `X-Org-Public-Id`
+// (docs/pkb-api.md §2.1).
+//
+// ASSUMPTION: a User Client with scope CLINICIAN may call it; no PKB page shows a
+// clinician token on this operation (included because the requestor is a clinician).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6443,10 +6606,15 @@ func (c *ClientWithResponses) QuestionnaireSendQuestionnaireRequestWithBodyWithR
 // sharing-disabled; a team target reaches only non-discharged, sharing-enabled, living
 // patients. PKB notifies each patient by email and in-app message.
 //
-// ASSUMPTION (API.md §6.12): parameter cardinalities and the response are not
+// ASSUMPTION (docs/pkb-api.md §6.12): parameter cardinalities and the response are not
 // documented; the response is modelled as a Parameters or an OperationOutcome, with
-// 200 or 201. Access: PKB's workflow is a System call; clinicians are included because
-// the requestor is a clinician (reasoning, not documented). Not read-only.
+// 200 or 201. Not read-only.
+//
+// Access: PKB's examples call it as a System Client with `X-Org-Public-Id`
+// (docs/pkb-api.md §2.1).
+//
+// ASSUMPTION: a User Client with scope CLINICIAN may call it; no PKB page shows a
+// clinician token on this operation (included because the requestor is a clinician).
 //
 // Takes a body of the `application/fhir+json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6475,7 +6643,7 @@ func (c *ClientWithResponses) SearchQuestionnaireResponseWithResponse(ctx contex
 // CapabilitiesWithResponse Read the Facade CapabilityStatement
 //
 // Returns the server's CapabilityStatement (`kind: instance`). PKB serves its
-// conformance resources without authentication (API.md §1.2 "FHIR conformance"), so
+// conformance resources without authentication (docs/pkb-api.md §1.2 "FHIR conformance"), so
 // no token is sent. Note that PKB's own statement declares `Person` with no
 // `interaction`, which violates the 1..* cardinality; parse it leniently.
 //

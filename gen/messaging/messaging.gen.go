@@ -239,7 +239,7 @@ type ClientInterface interface {
 
 	// ProcessMessageAsyncWithBody Send a FHIR message asynchronously (FHIR-standard $process-message, roadmap)
 	//
-	// ASSUMPTION: PKB's roadmap design (API.md §5), "In development. API spec subject to
+	// ASSUMPTION: PKB's roadmap design (docs/pkb-api.md §5), "In development. API spec subject to
 	// change"; PKB does not say on which base it will run, `/phr-fhir` is assumed. As in
 	// the FHIR STU3 base spec, the body is the message Bundle itself (no Parameters
 	// wrapper) and `async`/`response-url` go in the URL. Permitted caller: System user.
@@ -273,7 +273,7 @@ type ClientInterface interface {
 
 	// ProcessMessageAsyncWithApplicationFhirPlusJSONBody Send a FHIR message asynchronously (FHIR-standard $process-message, roadmap)
 	//
-	// ASSUMPTION: PKB's roadmap design (API.md §5), "In development. API spec subject to
+	// ASSUMPTION: PKB's roadmap design (docs/pkb-api.md §5), "In development. API spec subject to
 	// change"; PKB does not say on which base it will run, `/phr-fhir` is assumed. As in
 	// the FHIR STU3 base spec, the body is the message Bundle itself (no Parameters
 	// wrapper) and `async`/`response-url` go in the URL. Permitted caller: System user.
@@ -307,7 +307,7 @@ type ClientInterface interface {
 
 	// PatientProcessMessageWithBody Create or update a patient (PKB custom operation)
 	//
-	// PKB's custom operation (API.md §2.2). The body is one FHIR STU3 Patient. PKB creates
+	// PKB's custom operation (docs/pkb-api.md §2.2). The body is one FHIR STU3 Patient. PKB creates
 	// the patient if it does not know them, otherwise updates their demographics; if an
 	// email is present an invitation may be sent (only one email address is processed,
 	// and an email can exist in only one PKB record: send it only when sure it belongs to
@@ -327,7 +327,7 @@ type ClientInterface interface {
 	// the patient to teams; if present, one instance must carry the alias of the sender's
 	// default team; if absent the patient joins the default team.
 	//
-	// ASSUMPTION (API.md §6.14): PKB does not document the success response. It is
+	// ASSUMPTION (docs/pkb-api.md §6.14): PKB does not document the success response. It is
 	// modelled as 200 with either the stored Patient or an OperationOutcome (told apart by
 	// `resourceType`); errors are an OperationOutcome with an HTTP error status. Not
 	// read-only: never retried automatically.
@@ -339,7 +339,7 @@ type ClientInterface interface {
 
 	// PatientProcessMessageWithApplicationFhirPlusJSONBody Create or update a patient (PKB custom operation)
 	//
-	// PKB's custom operation (API.md §2.2). The body is one FHIR STU3 Patient. PKB creates
+	// PKB's custom operation (docs/pkb-api.md §2.2). The body is one FHIR STU3 Patient. PKB creates
 	// the patient if it does not know them, otherwise updates their demographics; if an
 	// email is present an invitation may be sent (only one email address is processed,
 	// and an email can exist in only one PKB record: send it only when sure it belongs to
@@ -359,7 +359,7 @@ type ClientInterface interface {
 	// the patient to teams; if present, one instance must carry the alias of the sender's
 	// default team; if absent the patient joins the default team.
 	//
-	// ASSUMPTION (API.md §6.14): PKB does not document the success response. It is
+	// ASSUMPTION (docs/pkb-api.md §6.14): PKB does not document the success response. It is
 	// modelled as 200 with either the stored Patient or an OperationOutcome (told apart by
 	// `resourceType`); errors are an OperationOutcome with an HTTP error status. Not
 	// read-only: never retried automatically.
@@ -372,7 +372,7 @@ type ClientInterface interface {
 
 // ProcessMessageAsyncWithBody Send a FHIR message asynchronously (FHIR-standard $process-message, roadmap)
 //
-// ASSUMPTION: PKB's roadmap design (API.md §5), "In development. API spec subject to
+// ASSUMPTION: PKB's roadmap design (docs/pkb-api.md §5), "In development. API spec subject to
 // change"; PKB does not say on which base it will run, `/phr-fhir` is assumed. As in
 // the FHIR STU3 base spec, the body is the message Bundle itself (no Parameters
 // wrapper) and `async`/`response-url` go in the URL. Permitted caller: System user.
@@ -416,7 +416,7 @@ func (c *Client) ProcessMessageAsyncWithBody(ctx context.Context, params *Proces
 
 // ProcessMessageAsyncWithApplicationFhirPlusJSONBody Send a FHIR message asynchronously (FHIR-standard $process-message, roadmap)
 //
-// ASSUMPTION: PKB's roadmap design (API.md §5), "In development. API spec subject to
+// ASSUMPTION: PKB's roadmap design (docs/pkb-api.md §5), "In development. API spec subject to
 // change"; PKB does not say on which base it will run, `/phr-fhir` is assumed. As in
 // the FHIR STU3 base spec, the body is the message Bundle itself (no Parameters
 // wrapper) and `async`/`response-url` go in the URL. Permitted caller: System user.
@@ -460,7 +460,7 @@ func (c *Client) ProcessMessageAsyncWithApplicationFhirPlusJSONBody(ctx context.
 
 // PatientProcessMessageWithBody Create or update a patient (PKB custom operation)
 //
-// PKB's custom operation (API.md §2.2). The body is one FHIR STU3 Patient. PKB creates
+// PKB's custom operation (docs/pkb-api.md §2.2). The body is one FHIR STU3 Patient. PKB creates
 // the patient if it does not know them, otherwise updates their demographics; if an
 // email is present an invitation may be sent (only one email address is processed,
 // and an email can exist in only one PKB record: send it only when sure it belongs to
@@ -480,7 +480,7 @@ func (c *Client) ProcessMessageAsyncWithApplicationFhirPlusJSONBody(ctx context.
 // the patient to teams; if present, one instance must carry the alias of the sender's
 // default team; if absent the patient joins the default team.
 //
-// ASSUMPTION (API.md §6.14): PKB does not document the success response. It is
+// ASSUMPTION (docs/pkb-api.md §6.14): PKB does not document the success response. It is
 // modelled as 200 with either the stored Patient or an OperationOutcome (told apart by
 // `resourceType`); errors are an OperationOutcome with an HTTP error status. Not
 // read-only: never retried automatically.
@@ -502,7 +502,7 @@ func (c *Client) PatientProcessMessageWithBody(ctx context.Context, contentType 
 
 // PatientProcessMessageWithApplicationFhirPlusJSONBody Create or update a patient (PKB custom operation)
 //
-// PKB's custom operation (API.md §2.2). The body is one FHIR STU3 Patient. PKB creates
+// PKB's custom operation (docs/pkb-api.md §2.2). The body is one FHIR STU3 Patient. PKB creates
 // the patient if it does not know them, otherwise updates their demographics; if an
 // email is present an invitation may be sent (only one email address is processed,
 // and an email can exist in only one PKB record: send it only when sure it belongs to
@@ -522,7 +522,7 @@ func (c *Client) PatientProcessMessageWithBody(ctx context.Context, contentType 
 // the patient to teams; if present, one instance must carry the alias of the sender's
 // default team; if absent the patient joins the default team.
 //
-// ASSUMPTION (API.md §6.14): PKB does not document the success response. It is
+// ASSUMPTION (docs/pkb-api.md §6.14): PKB does not document the success response. It is
 // modelled as 200 with either the stored Patient or an OperationOutcome (told apart by
 // `resourceType`); errors are an OperationOutcome with an HTTP error status. Not
 // read-only: never retried automatically.
@@ -703,7 +703,7 @@ type ClientWithResponsesInterface interface {
 
 	// ProcessMessageAsyncWithBodyWithResponse Send a FHIR message asynchronously (FHIR-standard $process-message, roadmap)
 	//
-	// ASSUMPTION: PKB's roadmap design (API.md §5), "In development. API spec subject to
+	// ASSUMPTION: PKB's roadmap design (docs/pkb-api.md §5), "In development. API spec subject to
 	// change"; PKB does not say on which base it will run, `/phr-fhir` is assumed. As in
 	// the FHIR STU3 base spec, the body is the message Bundle itself (no Parameters
 	// wrapper) and `async`/`response-url` go in the URL. Permitted caller: System user.
@@ -737,7 +737,7 @@ type ClientWithResponsesInterface interface {
 
 	// ProcessMessageAsyncWithApplicationFhirPlusJSONBodyWithResponse Send a FHIR message asynchronously (FHIR-standard $process-message, roadmap)
 	//
-	// ASSUMPTION: PKB's roadmap design (API.md §5), "In development. API spec subject to
+	// ASSUMPTION: PKB's roadmap design (docs/pkb-api.md §5), "In development. API spec subject to
 	// change"; PKB does not say on which base it will run, `/phr-fhir` is assumed. As in
 	// the FHIR STU3 base spec, the body is the message Bundle itself (no Parameters
 	// wrapper) and `async`/`response-url` go in the URL. Permitted caller: System user.
@@ -771,7 +771,7 @@ type ClientWithResponsesInterface interface {
 
 	// PatientProcessMessageWithBodyWithResponse Create or update a patient (PKB custom operation)
 	//
-	// PKB's custom operation (API.md §2.2). The body is one FHIR STU3 Patient. PKB creates
+	// PKB's custom operation (docs/pkb-api.md §2.2). The body is one FHIR STU3 Patient. PKB creates
 	// the patient if it does not know them, otherwise updates their demographics; if an
 	// email is present an invitation may be sent (only one email address is processed,
 	// and an email can exist in only one PKB record: send it only when sure it belongs to
@@ -791,7 +791,7 @@ type ClientWithResponsesInterface interface {
 	// the patient to teams; if present, one instance must carry the alias of the sender's
 	// default team; if absent the patient joins the default team.
 	//
-	// ASSUMPTION (API.md §6.14): PKB does not document the success response. It is
+	// ASSUMPTION (docs/pkb-api.md §6.14): PKB does not document the success response. It is
 	// modelled as 200 with either the stored Patient or an OperationOutcome (told apart by
 	// `resourceType`); errors are an OperationOutcome with an HTTP error status. Not
 	// read-only: never retried automatically.
@@ -803,7 +803,7 @@ type ClientWithResponsesInterface interface {
 
 	// PatientProcessMessageWithApplicationFhirPlusJSONBodyWithResponse Create or update a patient (PKB custom operation)
 	//
-	// PKB's custom operation (API.md §2.2). The body is one FHIR STU3 Patient. PKB creates
+	// PKB's custom operation (docs/pkb-api.md §2.2). The body is one FHIR STU3 Patient. PKB creates
 	// the patient if it does not know them, otherwise updates their demographics; if an
 	// email is present an invitation may be sent (only one email address is processed,
 	// and an email can exist in only one PKB record: send it only when sure it belongs to
@@ -823,7 +823,7 @@ type ClientWithResponsesInterface interface {
 	// the patient to teams; if present, one instance must carry the alias of the sender's
 	// default team; if absent the patient joins the default team.
 	//
-	// ASSUMPTION (API.md §6.14): PKB does not document the success response. It is
+	// ASSUMPTION (docs/pkb-api.md §6.14): PKB does not document the success response. It is
 	// modelled as 200 with either the stored Patient or an OperationOutcome (told apart by
 	// `resourceType`); errors are an OperationOutcome with an HTTP error status. Not
 	// read-only: never retried automatically.
@@ -925,7 +925,7 @@ func (r PatientProcessMessageResponse) ContentType() string {
 
 // ProcessMessageAsyncWithBodyWithResponse Send a FHIR message asynchronously (FHIR-standard $process-message, roadmap)
 //
-// ASSUMPTION: PKB's roadmap design (API.md §5), "In development. API spec subject to
+// ASSUMPTION: PKB's roadmap design (docs/pkb-api.md §5), "In development. API spec subject to
 // change"; PKB does not say on which base it will run, `/phr-fhir` is assumed. As in
 // the FHIR STU3 base spec, the body is the message Bundle itself (no Parameters
 // wrapper) and `async`/`response-url` go in the URL. Permitted caller: System user.
@@ -965,7 +965,7 @@ func (c *ClientWithResponses) ProcessMessageAsyncWithBodyWithResponse(ctx contex
 
 // ProcessMessageAsyncWithApplicationFhirPlusJSONBodyWithResponse Send a FHIR message asynchronously (FHIR-standard $process-message, roadmap)
 //
-// ASSUMPTION: PKB's roadmap design (API.md §5), "In development. API spec subject to
+// ASSUMPTION: PKB's roadmap design (docs/pkb-api.md §5), "In development. API spec subject to
 // change"; PKB does not say on which base it will run, `/phr-fhir` is assumed. As in
 // the FHIR STU3 base spec, the body is the message Bundle itself (no Parameters
 // wrapper) and `async`/`response-url` go in the URL. Permitted caller: System user.
@@ -1005,7 +1005,7 @@ func (c *ClientWithResponses) ProcessMessageAsyncWithApplicationFhirPlusJSONBody
 
 // PatientProcessMessageWithBodyWithResponse Create or update a patient (PKB custom operation)
 //
-// PKB's custom operation (API.md §2.2). The body is one FHIR STU3 Patient. PKB creates
+// PKB's custom operation (docs/pkb-api.md §2.2). The body is one FHIR STU3 Patient. PKB creates
 // the patient if it does not know them, otherwise updates their demographics; if an
 // email is present an invitation may be sent (only one email address is processed,
 // and an email can exist in only one PKB record: send it only when sure it belongs to
@@ -1025,7 +1025,7 @@ func (c *ClientWithResponses) ProcessMessageAsyncWithApplicationFhirPlusJSONBody
 // the patient to teams; if present, one instance must carry the alias of the sender's
 // default team; if absent the patient joins the default team.
 //
-// ASSUMPTION (API.md §6.14): PKB does not document the success response. It is
+// ASSUMPTION (docs/pkb-api.md §6.14): PKB does not document the success response. It is
 // modelled as 200 with either the stored Patient or an OperationOutcome (told apart by
 // `resourceType`); errors are an OperationOutcome with an HTTP error status. Not
 // read-only: never retried automatically.
@@ -1043,7 +1043,7 @@ func (c *ClientWithResponses) PatientProcessMessageWithBodyWithResponse(ctx cont
 
 // PatientProcessMessageWithApplicationFhirPlusJSONBodyWithResponse Create or update a patient (PKB custom operation)
 //
-// PKB's custom operation (API.md §2.2). The body is one FHIR STU3 Patient. PKB creates
+// PKB's custom operation (docs/pkb-api.md §2.2). The body is one FHIR STU3 Patient. PKB creates
 // the patient if it does not know them, otherwise updates their demographics; if an
 // email is present an invitation may be sent (only one email address is processed,
 // and an email can exist in only one PKB record: send it only when sure it belongs to
@@ -1063,7 +1063,7 @@ func (c *ClientWithResponses) PatientProcessMessageWithBodyWithResponse(ctx cont
 // the patient to teams; if present, one instance must carry the alias of the sender's
 // default team; if absent the patient joins the default team.
 //
-// ASSUMPTION (API.md §6.14): PKB does not document the success response. It is
+// ASSUMPTION (docs/pkb-api.md §6.14): PKB does not document the success response. It is
 // modelled as 200 with either the stored Patient or an OperationOutcome (told apart by
 // `resourceType`); errors are an OperationOutcome with an HTTP error status. Not
 // read-only: never retried automatically.

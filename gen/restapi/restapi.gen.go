@@ -16,10 +16,27 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
-// Contact A contact detail of the user. `primary` and `confirmed` have no documented JSON type and are untyped.
+// BtgToken ASSUMPTION (whole shape): PKB says a BTG authorization token with a 30-minute time to
+// live is returned and shows the message "Consent levels set to BTG against patient
+// (pkbId) for requestor (userId) valid until dd:HH:mm:ss", but not the body. Assumed fields:
+// `token` (to send as the `breaktheglass` header), `validUntil` and `message`. Unknown
+// properties are kept.
+type BtgToken struct {
+	// Message ASSUMPTION. PKB's confirmation text.
+	Message *string `json:"message,omitempty"`
+
+	// Token ASSUMPTION. The BTG token, for the `breaktheglass` header of later calls.
+	Token *string `json:"token,omitempty"`
+
+	// ValidUntil ASSUMPTION. When break-the-glass ends (30 minutes after the call).
+	ValidUntil           *string                `json:"validUntil,omitempty"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
+// Contact A contact detail of the user (PKB's sample has JSON booleans for `primary` and `confirmed`).
 type Contact struct {
-	// Confirmed Whether the contact is confirmed (boolean or string; untyped).
-	Confirmed interface{} `json:"confirmed,omitempty"`
+	// Confirmed Whether the contact is confirmed.
+	Confirmed *bool `json:"confirmed,omitempty"`
 
 	// ContactType e.g. email or phone (values not listed by PKB).
 	ContactType  *string `json:"contactType,omitempty"`
@@ -27,8 +44,8 @@ type Contact struct {
 	ID           *string `json:"id,omitempty"`
 	PhoneUseType *string `json:"phoneUseType,omitempty"`
 
-	// Primary Whether this is the primary contact (boolean or string; untyped).
-	Primary              interface{}            `json:"primary,omitempty"`
+	// Primary Whether this is the primary contact.
+	Primary              *bool                  `json:"primary,omitempty"`
 	AdditionalProperties map[string]interface{} `json:"-"`
 }
 
@@ -83,11 +100,12 @@ type MeasurementApiRef struct {
 	AdditionalProperties map[string]interface{} `json:"-"`
 }
 
-// NationalId A national identifier, e.g. `{"value":"9571270652","name":"NHS_NUMBER","countryCodes":["GB"]}`.
+// NationalId A national identifier, e.g. PKB's sample
+// `{"value":"9991566171","name":"NHS number","countryCodes":["GB-ENG","GB-WLS"]}`.
 type NationalId struct {
 	CountryCodes []string `json:"countryCodes,omitempty"`
 
-	// Name Kind of national id, e.g. `NHS_NUMBER`.
+	// Name Name of the kind of national id, e.g. `NHS number` (PKB's sample).
 	Name                 *string                `json:"name,omitempty"`
 	Value                *string                `json:"value,omitempty"`
 	AdditionalProperties map[string]interface{} `json:"-"`
@@ -109,25 +127,31 @@ type RecordAccessToken struct {
 }
 
 // User A PKB user as returned by `/users/self` and `byNationalId`. All fields are optional;
-// numeric-looking values (`id`, heights, weights) are JSON strings. Fields whose JSON type
-// PKB never showed (`patient`) are untyped.
+// numeric-looking values (`id`, heights, weights) are JSON strings. PKB's real sample
+// (wiki page 4504551428, docs/pkb-api.md §2.5) sends JSON `null` for `userType` (even for a
+// patient), `dateDeceased`, `jobTitle`, `organizationName`, `teamName`, `orgLevelIds`,
+// `teamLevelIds` and a contact's `phoneUseType`, `""` for empty `phone`/`address2`,
+// `"gender":"M"`, `"genderMF":"m"`, `"country":"GB-ENG"` and a boolean `patient`; those
+// fields are nullable here.
 type User struct {
-	Address1     *string   `json:"address1,omitempty"`
-	Address2     *string   `json:"address2,omitempty"`
-	City         *string   `json:"city,omitempty"`
-	Contacts     []Contact `json:"contacts,omitempty"`
-	Country      *string   `json:"country,omitempty"`
-	DateDeceased *string   `json:"dateDeceased,omitempty"`
+	Address1 *string   `json:"address1,omitempty"`
+	Address2 *string   `json:"address2,omitempty"`
+	City     *string   `json:"city,omitempty"`
+	Contacts []Contact `json:"contacts,omitempty"`
+
+	// Country Country or nation code, e.g. `GB-ENG` (PKB's sample).
+	Country      *string `json:"country,omitempty"`
+	DateDeceased *string `json:"dateDeceased,omitempty"`
 
 	// Dob Date of birth (format not documented by PKB).
 	Dob       *string `json:"dob,omitempty"`
 	Email     *string `json:"email,omitempty"`
 	FirstName *string `json:"firstName,omitempty"`
 
-	// Gender Sex assigned at birth.
+	// Gender Sex assigned at birth, e.g. `M` (PKB's sample).
 	Gender *string `json:"gender,omitempty"`
 
-	// GenderMF Legacy M/F value; use `gender` instead.
+	// GenderMF Legacy value, lower case in PKB's sample (`m`); use `gender` instead.
 	GenderMF          *string `json:"genderMF,omitempty"`
 	HeightCm          *string `json:"heightCm,omitempty"`
 	HeightFeet        *string `json:"heightFeet,omitempty"`
@@ -144,18 +168,18 @@ type User struct {
 	OrgLevelIds      []LevelId `json:"orgLevelIds,omitempty"`
 	OrganizationName *string   `json:"organizationName,omitempty"`
 
-	// Patient Patient-specific data or flag; its JSON type is not documented, so it is untyped.
-	Patient    interface{} `json:"patient,omitempty"`
-	Phone      *string     `json:"phone,omitempty"`
-	PostalCode *string     `json:"postalCode,omitempty"`
-	State      *string     `json:"state,omitempty"`
+	// Patient Whether the user is a patient (a JSON boolean in PKB's sample).
+	Patient    *bool   `json:"patient,omitempty"`
+	Phone      *string `json:"phone,omitempty"`
+	PostalCode *string `json:"postalCode,omitempty"`
+	State      *string `json:"state,omitempty"`
 
 	// TeamLevelIds Team-level identifiers (shape not documented; kept as objects).
 	TeamLevelIds []LevelId `json:"teamLevelIds,omitempty"`
 	TeamName     *string   `json:"teamName,omitempty"`
 	Title        *string   `json:"title,omitempty"`
 
-	// UserType User type, e.g. `PATIENT`, `CLINICIAN`, `TEAMCOORD` (values not listed by PKB).
+	// UserType User type, e.g. `PATIENT`, `CLINICIAN`, `TEAMCOORD` (values not listed by PKB); PKB's patient sample has `null`.
 	UserType             *string                `json:"userType,omitempty"`
 	WeightKg             *string                `json:"weightKg,omitempty"`
 	WeightLbs            *string                `json:"weightLbs,omitempty"`
@@ -185,8 +209,113 @@ type ListPatientMeasurementsParams struct {
 	APIRefs APIRefs `form:"apiRefs" json:"apiRefs"`
 }
 
+// BreakTheGlassParams defines parameters for BreakTheGlass.
+type BreakTheGlassParams struct {
+	// UserID ASSUMPTION. The PKB id of the person breaking the glass, recorded in PKB's audit
+	// (PKB's page: "userID (audit purposes)").
+	UserID *string `form:"userId,omitempty" json:"userId,omitempty"`
+}
+
 // CreateMeasurementJSONRequestBody defines body for CreateMeasurement for application/json ContentType.
 type CreateMeasurementJSONRequestBody = Measurement
+
+// Getter for additional properties for BtgToken. Returns the specified
+// element and whether it was found
+func (a BtgToken) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for BtgToken
+func (a *BtgToken) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for BtgToken to handle AdditionalProperties
+func (a *BtgToken) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["message"]; found {
+		err = json.Unmarshal(raw, &a.Message)
+		if err != nil {
+			return fmt.Errorf("error reading 'message': %w", err)
+		}
+		delete(object, "message")
+	}
+
+	if raw, found := object["token"]; found {
+		err = json.Unmarshal(raw, &a.Token)
+		if err != nil {
+			return fmt.Errorf("error reading 'token': %w", err)
+		}
+		delete(object, "token")
+	}
+
+	if raw, found := object["validUntil"]; found {
+		err = json.Unmarshal(raw, &a.ValidUntil)
+		if err != nil {
+			return fmt.Errorf("error reading 'validUntil': %w", err)
+		}
+		delete(object, "validUntil")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for BtgToken to handle AdditionalProperties
+func (a BtgToken) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.Message != nil {
+		object["message"], err = json.Marshal(a.Message)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'message': %w", err)
+		}
+	}
+
+	if a.Token != nil {
+		object["token"], err = json.Marshal(a.Token)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'token': %w", err)
+		}
+	}
+
+	if a.ValidUntil != nil {
+		object["validUntil"], err = json.Marshal(a.ValidUntil)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'validUntil': %w", err)
+		}
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
 
 // Getter for additional properties for Contact. Returns the specified
 // element and whether it was found
@@ -280,9 +409,11 @@ func (a Contact) MarshalJSON() ([]byte, error) {
 	var err error
 	object := make(map[string]json.RawMessage)
 
-	object["confirmed"], err = json.Marshal(a.Confirmed)
-	if err != nil {
-		return nil, fmt.Errorf("error marshaling 'confirmed': %w", err)
+	if a.Confirmed != nil {
+		object["confirmed"], err = json.Marshal(a.Confirmed)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'confirmed': %w", err)
+		}
 	}
 
 	if a.ContactType != nil {
@@ -313,9 +444,11 @@ func (a Contact) MarshalJSON() ([]byte, error) {
 		}
 	}
 
-	object["primary"], err = json.Marshal(a.Primary)
-	if err != nil {
-		return nil, fmt.Errorf("error marshaling 'primary': %w", err)
+	if a.Primary != nil {
+		object["primary"], err = json.Marshal(a.Primary)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'primary': %w", err)
+		}
 	}
 
 	for fieldName, field := range a.AdditionalProperties {
@@ -1299,9 +1432,11 @@ func (a User) MarshalJSON() ([]byte, error) {
 		}
 	}
 
-	object["patient"], err = json.Marshal(a.Patient)
-	if err != nil {
-		return nil, fmt.Errorf("error marshaling 'patient': %w", err)
+	if a.Patient != nil {
+		object["patient"], err = json.Marshal(a.Patient)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'patient': %w", err)
+		}
 	}
 
 	if a.Phone != nil {
@@ -1537,10 +1672,34 @@ type ClientInterface interface {
 	// ASSUMPTION: `apiRefs` repeats and the response is a JSON array of `Measurement`, as for
 	// `listMeasurements`. All current and historical measurements of the selected types for
 	// the patient with PKB id `patientId`, as seen by a professional with access to the
-	// record.
+	// record. Open to a Coordinator as well as a Clinician: PKB's measurements FAQ says
+	// measurements can be pulled by a "Coordinator, Clinician or Patient granted access"
+	// (wiki page 4359946244, docs/pkb-api.md §2.5).
 	//
 	// Corresponds with GET /v2-beta/measurements/{patientId} (the `ListPatientMeasurements` operationId).
 	ListPatientMeasurements(ctx context.Context, patientId string, params *ListPatientMeasurementsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// BreakTheGlass Break the glass on a patient's record for 30 minutes
+	//
+	// PKB's "Break The Glass" (wiki page 3364028457; Swagger UI operation
+	// `Break_The_Glass/getBtgToken` at `/api/index.html`; docs/pkb-api.md §2.5): enables
+	// break-the-glass access to all the patient's data for 30 minutes, for a clinician whose
+	// team has no consent (or not all privacy labels), and returns a BTG token with a 30-minute
+	// time to live; later calls about that patient send it in a `breaktheglass` header. PKB
+	// audits every use and shows it to the patient and their teams. Responses: 200 "Consent
+	// levels set to BTG against patient (pkbId) for requestor (userId) valid until
+	// dd:HH:mm:ss"; 401 when the caller is not a CLINICIAN with BTG enabled (a text message);
+	// 404 "Patient not found".
+	//
+	// ASSUMPTION: the `/json` mount (this document's base) is assumed, as for every other
+	// JSON call; PKB's page shows `/v2/consents/BTG/{patientId}` without a prefix.
+	// ASSUMPTION: the audited user goes in an optional `userId` query parameter; PKB's page
+	// says the call passes "userID (audit purposes)" without saying where.
+	// ASSUMPTION: the 200 body is a JSON object `BtgToken`; PKB shows only its message.
+	// Not read-only: it changes who may see the record.
+	//
+	// Corresponds with POST /v2/consents/BTG/{patientId} (the `BreakTheGlass` operationId).
+	BreakTheGlass(ctx context.Context, patientId string, params *BreakTheGlassParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // GetUserByNhsNumber Find a patient by NHS number
@@ -1710,11 +1869,45 @@ func (c *Client) ListMeasurementApiRefs(ctx context.Context, reqEditors ...Reque
 // ASSUMPTION: `apiRefs` repeats and the response is a JSON array of `Measurement`, as for
 // `listMeasurements`. All current and historical measurements of the selected types for
 // the patient with PKB id `patientId`, as seen by a professional with access to the
-// record.
+// record. Open to a Coordinator as well as a Clinician: PKB's measurements FAQ says
+// measurements can be pulled by a "Coordinator, Clinician or Patient granted access"
+// (wiki page 4359946244, docs/pkb-api.md §2.5).
 //
 // Corresponds with GET /v2-beta/measurements/{patientId} (the `ListPatientMeasurements` operationId).
 func (c *Client) ListPatientMeasurements(ctx context.Context, patientId string, params *ListPatientMeasurementsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListPatientMeasurementsRequest(c.Server, patientId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// BreakTheGlass Break the glass on a patient's record for 30 minutes
+//
+// PKB's "Break The Glass" (wiki page 3364028457; Swagger UI operation
+// `Break_The_Glass/getBtgToken` at `/api/index.html`; docs/pkb-api.md §2.5): enables
+// break-the-glass access to all the patient's data for 30 minutes, for a clinician whose
+// team has no consent (or not all privacy labels), and returns a BTG token with a 30-minute
+// time to live; later calls about that patient send it in a `breaktheglass` header. PKB
+// audits every use and shows it to the patient and their teams. Responses: 200 "Consent
+// levels set to BTG against patient (pkbId) for requestor (userId) valid until
+// dd:HH:mm:ss"; 401 when the caller is not a CLINICIAN with BTG enabled (a text message);
+// 404 "Patient not found".
+//
+// ASSUMPTION: the `/json` mount (this document's base) is assumed, as for every other
+// JSON call; PKB's page shows `/v2/consents/BTG/{patientId}` without a prefix.
+// ASSUMPTION: the audited user goes in an optional `userId` query parameter; PKB's page
+// says the call passes "userID (audit purposes)" without saying where.
+// ASSUMPTION: the 200 body is a JSON object `BtgToken`; PKB shows only its message.
+// Not read-only: it changes who may see the record.
+//
+// Corresponds with POST /v2/consents/BTG/{patientId} (the `BreakTheGlass` operationId).
+func (c *Client) BreakTheGlass(ctx context.Context, patientId string, params *BreakTheGlassParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewBreakTheGlassRequest(c.Server, patientId, params)
 	if err != nil {
 		return nil, err
 	}
@@ -2036,6 +2229,67 @@ func NewListPatientMeasurementsRequest(server string, patientId string, params *
 	return req, nil
 }
 
+// NewBreakTheGlassRequest constructs an http.Request for the BreakTheGlass method
+func NewBreakTheGlassRequest(server string, patientId string, params *BreakTheGlassParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "patientId", patientId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v2/consents/BTG/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.UserID != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "userId", *params.UserID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 func (c *Client) applyEditors(ctx context.Context, req *http.Request, additionalEditors []RequestEditorFn) error {
 	for _, r := range c.RequestEditors {
 		if err := r(ctx, req); err != nil {
@@ -2179,12 +2433,38 @@ type ClientWithResponsesInterface interface {
 	// ASSUMPTION: `apiRefs` repeats and the response is a JSON array of `Measurement`, as for
 	// `listMeasurements`. All current and historical measurements of the selected types for
 	// the patient with PKB id `patientId`, as seen by a professional with access to the
-	// record.
+	// record. Open to a Coordinator as well as a Clinician: PKB's measurements FAQ says
+	// measurements can be pulled by a "Coordinator, Clinician or Patient granted access"
+	// (wiki page 4359946244, docs/pkb-api.md §2.5).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /v2-beta/measurements/{patientId} (the `ListPatientMeasurements` operationId).
 	ListPatientMeasurementsWithResponse(ctx context.Context, patientId string, params *ListPatientMeasurementsParams, reqEditors ...RequestEditorFn) (*ListPatientMeasurementsResponse, error)
+
+	// BreakTheGlassWithResponse Break the glass on a patient's record for 30 minutes
+	//
+	// PKB's "Break The Glass" (wiki page 3364028457; Swagger UI operation
+	// `Break_The_Glass/getBtgToken` at `/api/index.html`; docs/pkb-api.md §2.5): enables
+	// break-the-glass access to all the patient's data for 30 minutes, for a clinician whose
+	// team has no consent (or not all privacy labels), and returns a BTG token with a 30-minute
+	// time to live; later calls about that patient send it in a `breaktheglass` header. PKB
+	// audits every use and shows it to the patient and their teams. Responses: 200 "Consent
+	// levels set to BTG against patient (pkbId) for requestor (userId) valid until
+	// dd:HH:mm:ss"; 401 when the caller is not a CLINICIAN with BTG enabled (a text message);
+	// 404 "Patient not found".
+	//
+	// ASSUMPTION: the `/json` mount (this document's base) is assumed, as for every other
+	// JSON call; PKB's page shows `/v2/consents/BTG/{patientId}` without a prefix.
+	// ASSUMPTION: the audited user goes in an optional `userId` query parameter; PKB's page
+	// says the call passes "userID (audit purposes)" without saying where.
+	// ASSUMPTION: the 200 body is a JSON object `BtgToken`; PKB shows only its message.
+	// Not read-only: it changes who may see the record.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v2/consents/BTG/{patientId} (the `BreakTheGlass` operationId).
+	BreakTheGlassWithResponse(ctx context.Context, patientId string, params *BreakTheGlassParams, reqEditors ...RequestEditorFn) (*BreakTheGlassResponse, error)
 }
 
 type GetUserByNhsNumberResponse struct {
@@ -2571,6 +2851,54 @@ func (r ListPatientMeasurementsResponse) ContentType() string {
 	return ""
 }
 
+type BreakTheGlassResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *BtgToken
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r BreakTheGlassResponse) GetJSON200() *BtgToken {
+	return r.JSON200
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r BreakTheGlassResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r BreakTheGlassResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r BreakTheGlassResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r BreakTheGlassResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r BreakTheGlassResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetUserByNhsNumberWithResponse Find a patient by NHS number
 //
 // ASSUMPTION: PKB's mass-registration guide shows `beta/users/byNationalId/{nationalId}/NHS_NUMBER`
@@ -2718,7 +3046,9 @@ func (c *ClientWithResponses) ListMeasurementApiRefsWithResponse(ctx context.Con
 // ASSUMPTION: `apiRefs` repeats and the response is a JSON array of `Measurement`, as for
 // `listMeasurements`. All current and historical measurements of the selected types for
 // the patient with PKB id `patientId`, as seen by a professional with access to the
-// record.
+// record. Open to a Coordinator as well as a Clinician: PKB's measurements FAQ says
+// measurements can be pulled by a "Coordinator, Clinician or Patient granted access"
+// (wiki page 4359946244, docs/pkb-api.md §2.5).
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -2729,6 +3059,36 @@ func (c *ClientWithResponses) ListPatientMeasurementsWithResponse(ctx context.Co
 		return nil, err
 	}
 	return ParseListPatientMeasurementsResponse(rsp)
+}
+
+// BreakTheGlassWithResponse Break the glass on a patient's record for 30 minutes
+//
+// PKB's "Break The Glass" (wiki page 3364028457; Swagger UI operation
+// `Break_The_Glass/getBtgToken` at `/api/index.html`; docs/pkb-api.md §2.5): enables
+// break-the-glass access to all the patient's data for 30 minutes, for a clinician whose
+// team has no consent (or not all privacy labels), and returns a BTG token with a 30-minute
+// time to live; later calls about that patient send it in a `breaktheglass` header. PKB
+// audits every use and shows it to the patient and their teams. Responses: 200 "Consent
+// levels set to BTG against patient (pkbId) for requestor (userId) valid until
+// dd:HH:mm:ss"; 401 when the caller is not a CLINICIAN with BTG enabled (a text message);
+// 404 "Patient not found".
+//
+// ASSUMPTION: the `/json` mount (this document's base) is assumed, as for every other
+// JSON call; PKB's page shows `/v2/consents/BTG/{patientId}` without a prefix.
+// ASSUMPTION: the audited user goes in an optional `userId` query parameter; PKB's page
+// says the call passes "userID (audit purposes)" without saying where.
+// ASSUMPTION: the 200 body is a JSON object `BtgToken`; PKB shows only its message.
+// Not read-only: it changes who may see the record.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v2/consents/BTG/{patientId} (the `BreakTheGlass` operationId).
+func (c *ClientWithResponses) BreakTheGlassWithResponse(ctx context.Context, patientId string, params *BreakTheGlassParams, reqEditors ...RequestEditorFn) (*BreakTheGlassResponse, error) {
+	rsp, err := c.BreakTheGlass(ctx, patientId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseBreakTheGlassResponse(rsp)
 }
 
 // ParseGetUserByNhsNumberResponse parses an HTTP response from a GetUserByNhsNumberWithResponse call
@@ -2981,6 +3341,39 @@ func ParseListPatientMeasurementsResponse(rsp *http.Response) (*ListPatientMeasu
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest Measurements
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseBreakTheGlassResponse parses an HTTP response from a BreakTheGlassWithResponse call
+func ParseBreakTheGlassResponse(rsp *http.Response) (*BreakTheGlassResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &BreakTheGlassResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest BtgToken
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

@@ -375,7 +375,7 @@ type ClientInterface interface {
 	// Capabilities Read the CapabilityStatement
 	//
 	// ASSUMPTION: PKB does not say whether `/metadata` is open without a token
-	// (API.md §6.16); it is modelled as requiring the Customer System Client token like
+	// (docs/pkb-api.md §6.16); it is modelled as requiring the Customer System Client token like
 	// every other call. `/metadata` is a literal path: a router must match it before the
 	// generic `/{resourceType}` (whose pattern requires an upper-case first letter, so
 	// `metadata` can never be a resource type).
@@ -555,7 +555,7 @@ func (c *Client) TransactionWithApplicationFhirPlusJSONBody(ctx context.Context,
 // Capabilities Read the CapabilityStatement
 //
 // ASSUMPTION: PKB does not say whether `/metadata` is open without a token
-// (API.md §6.16); it is modelled as requiring the Customer System Client token like
+// (docs/pkb-api.md §6.16); it is modelled as requiring the Customer System Client token like
 // every other call. `/metadata` is a literal path: a router must match it before the
 // generic `/{resourceType}` (whose pattern requires an upper-case first letter, so
 // `metadata` can never be a resource type).
@@ -1702,7 +1702,7 @@ type ClientWithResponsesInterface interface {
 	// CapabilitiesWithResponse Read the CapabilityStatement
 	//
 	// ASSUMPTION: PKB does not say whether `/metadata` is open without a token
-	// (API.md §6.16); it is modelled as requiring the Customer System Client token like
+	// (docs/pkb-api.md §6.16); it is modelled as requiring the Customer System Client token like
 	// every other call. `/metadata` is a literal path: a router must match it before the
 	// generic `/{resourceType}` (whose pattern requires an upper-case first letter, so
 	// `metadata` can never be a resource type).
@@ -2480,7 +2480,7 @@ func (c *ClientWithResponses) TransactionWithApplicationFhirPlusJSONBodyWithResp
 // CapabilitiesWithResponse Read the CapabilityStatement
 //
 // ASSUMPTION: PKB does not say whether `/metadata` is open without a token
-// (API.md §6.16); it is modelled as requiring the Customer System Client token like
+// (docs/pkb-api.md §6.16); it is modelled as requiring the Customer System Client token like
 // every other call. `/metadata` is a literal path: a router must match it before the
 // generic `/{resourceType}` (whose pattern requires an upper-case first letter, so
 // `metadata` can never be a resource type).

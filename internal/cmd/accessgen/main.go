@@ -24,6 +24,7 @@ type operation struct {
 	family, id, method, path string
 	grants                   []string
 	readOnly                 bool
+	requiredQuery            []string
 }
 
 func main() {
@@ -98,7 +99,14 @@ func read(family, file string) ([]operation, error) {
 					return nil, fmt.Errorf("%s: x-pkb-access value %q is not one of %v", where, g, grants)
 				}
 			}
-			ops = append(ops, operation{family, op.OperationID, m, path, op.Access, op.ReadOnly})
+			var req []string
+			for _, p := range doc.Params(path, op) {
+				if p != nil && p.In == "query" && p.Required {
+					req = append(req, p.Name)
+				}
+			}
+			slices.Sort(req)
+			ops = append(ops, operation{family, op.OperationID, m, path, op.Access, op.ReadOnly, req})
 		}
 	}
 	return ops, nil
@@ -131,14 +139,22 @@ type Operation struct {
 	Grants []string
 	// ReadOnly marks a POST that changes nothing on the server and may be retried.
 	ReadOnly bool
+	// RequiredQuery names the query parameters the document marks required:
+	// a request without a non-blank value for each is refused before any I/O
+	// (the generated client sends a required parameter even when it is empty).
+	RequiredQuery []string
 }
 
 // Operations lists every operation of every family, sorted by family, path and method.
 var Operations = []Operation{
 `)
 	for _, o := range ops {
-		fmt.Fprintf(&b, "\t{Family: Family%s, ID: %q, Method: %q, Path: %q, Grants: %#v, ReadOnly: %t},\n",
+		fmt.Fprintf(&b, "\t{Family: Family%s, ID: %q, Method: %q, Path: %q, Grants: %#v, ReadOnly: %t",
 			goName(o.family), o.id, o.method, o.path, o.grants, o.readOnly)
+		if len(o.requiredQuery) > 0 {
+			fmt.Fprintf(&b, ", RequiredQuery: %#v", o.requiredQuery)
+		}
+		b.WriteString("},\n")
 	}
 	b.WriteString("}\n")
 	return format.Source(b.Bytes())

@@ -15,6 +15,12 @@
 //
 //	go run ./internal/cmd/searchgen -trim stu3=/path/to/stu3/search-parameters.json \
 //	    -trim-out internal/cmd/searchgen/hl7/stu3.json facade:stu3=api/openapi/facade.yaml ...
+//
+// With -trim-types Type,Type,... the subset also keeps every definition whose
+// base is one of those types: the Aggregated endpoint implements all of R4's
+// core parameters of its types, and internal/cmd/aggregatedgen generates them
+// from this subset. Definitions already in -trim-out are kept as they are, so
+// re-trimming from another copy of HL7's Bundle never rewrites them.
 package main
 
 import (
@@ -86,18 +92,19 @@ func main() {
 	flag.Var(&hl7, "hl7", "version=trimmed-hl7.json (repeatable)")
 	flag.Var(&trim, "trim", "version=full-hl7-search-parameters.json: write the trimmed subset instead of Go")
 	trimOut := flag.String("trim-out", "", "file the -trim subset is written to")
+	trimTypes := flag.String("trim-types", "", "with -trim: comma-separated resource types whose every definition is kept")
 	flag.Parse()
 	if flag.NArg() == 0 || (*out == "" && len(trim) == 0) {
 		fmt.Fprintln(os.Stderr, "usage: searchgen -out FILE -hl7 version=file ... family:version=spec.yaml ...")
 		os.Exit(2)
 	}
-	if err := run(*out, hl7, trim, *trimOut, flag.Args()); err != nil {
+	if err := run(*out, hl7, trim, *trimOut, *trimTypes, flag.Args()); err != nil {
 		fmt.Fprintln(os.Stderr, "searchgen:", err)
 		os.Exit(1)
 	}
 }
 
-func run(out string, hl7, trim []string, trimOut string, args []string) error {
+func run(out string, hl7, trim []string, trimOut, trimTypes string, args []string) error {
 	var rows []row
 	for _, arg := range args {
 		fv, file, ok := strings.Cut(arg, "=")
@@ -112,7 +119,7 @@ func run(out string, hl7, trim []string, trimOut string, args []string) error {
 		rows = append(rows, got...)
 	}
 	if len(trim) > 0 {
-		return writeTrimmed(trim, trimOut, rows)
+		return writeTrimmed(trim, trimOut, trimTypes, rows)
 	}
 	defs := map[string][]hl7Param{}
 	for _, h := range hl7 {
@@ -224,7 +231,7 @@ func resourceOf(path string) string {
 	return first
 }
 
-func writeTrimmed(trim []string, out string, rows []row) error {
+func writeTrimmed(trim []string, out, types string, rows []row) error {
 	if len(trim) != 1 || out == "" {
 		return fmt.Errorf("-trim takes one version=file and needs -trim-out")
 	}
@@ -250,6 +257,25 @@ func writeTrimmed(trim []string, out string, rows []row) error {
 	}
 	seen := map[string]bool{}
 	var keep []hl7Param
+	if old, err := os.ReadFile(out); err == nil {
+		var prev []hl7Param
+		if err := json.Unmarshal(old, &prev); err != nil {
+			return fmt.Errorf("%s: %w", out, err)
+		}
+		for _, p := range prev {
+			seen[p.ID] = true
+			keep = append(keep, p)
+		}
+	}
+	if types != "" {
+		want := strings.Split(types, ",")
+		for _, d := range all {
+			if !seen[d.ID] && slices.ContainsFunc(d.Base, func(b string) bool { return slices.Contains(want, b) }) {
+				seen[d.ID] = true
+				keep = append(keep, d)
+			}
+		}
+	}
 	for _, r := range rows {
 		if r.version != version {
 			continue
