@@ -24,8 +24,9 @@ package pkb
 //go:generate go run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen -config api/openapi/config/aggregated.yaml api/openapi/aggregated.yaml
 //go:generate go run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen -config api/openapi/config/restapi.yaml api/openapi/restapi.yaml
 
-// 4. The access table the wrappers enforce, from each operation's x-pkb-access.
-//go:generate go run ./internal/cmd/accessgen -out gen/access/access.gen.go facade=api/openapi/facade.yaml messaging=api/openapi/messaging.yaml customer-stu3=api/openapi/customer-stu3.yaml customer-r4=api/openapi/customer-r4.yaml aggregated=api/openapi/aggregated.yaml restapi=api/openapi/restapi.yaml
+// 4. The family and operation tables (gen/access): each document's
+// x-pkb-family block, each operation's x-pkb-access grants and FHIR interaction.
+//go:generate go run ./internal/cmd/accessgen -out gen/access/access.gen.go api/openapi/facade.yaml api/openapi/messaging.yaml api/openapi/customer-stu3.yaml api/openapi/customer-r4.yaml api/openapi/aggregated.yaml api/openapi/restapi.yaml
 
 // 5. The search-parameter table (search/spec_gen.go) from each parameter's
 // x-fhir-search extension, joined with HL7's definitions.
