@@ -16,6 +16,12 @@ package pkb
 //go:generate go run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen -config api/openapi/config/fhir-stu3.yaml api/openapi/fhir-stu3.json
 //go:generate go run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen -config api/openapi/config/fhir-r4.yaml api/openapi/fhir-r4.json
 
+// 2a. Beside each model package, resource.gen.go: the release marker
+// (Version), the Resource interface and on every ResourceList member the
+// methods FHIRType, FHIRVersion, DeclaredType, StampType and Identity.
+//go:generate go run ./internal/cmd/resourcegen -doc api/openapi/fhir-stu3.json -models gen/fhir/stu3/fhir.gen.go -out gen/fhir/stu3/resource.gen.go
+//go:generate go run ./internal/cmd/resourcegen -doc api/openapi/fhir-r4.json -models gen/fhir/r4/fhir.gen.go -out gen/fhir/r4/resource.gen.go
+
 // 3. One client package per endpoint family.
 //go:generate go run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen -config api/openapi/config/facade.yaml api/openapi/facade.yaml
 //go:generate go run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen -config api/openapi/config/messaging.yaml api/openapi/messaging.yaml
