@@ -98,7 +98,7 @@ func run(out string, files []string) error {
 		if err != nil {
 			return err
 		}
-		if i := slices.IndexFunc(families, func(g family) bool { return g.ID == f.ID }); i >= 0 {
+		if slices.ContainsFunc(families, func(g family) bool { return g.ID == f.ID }) {
 			return fmt.Errorf("%s: x-pkb-family id %q is already used by another document", file, f.ID)
 		}
 		families = append(families, f)
