@@ -20,6 +20,12 @@ package pkb
 //go:generate go run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen -config api/openapi/config/fhir-stu3.yaml api/openapi/fhir-stu3.json
 //go:generate go run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen -config api/openapi/config/fhir-r4.yaml api/openapi/fhir-r4.json
 
+// 2a. Beside each model package, resource.gen.go: the release marker
+// (Version), the Resource interface and on every ResourceList member the
+// methods FHIRType, FHIRVersion, DeclaredType, StampType and Identity.
+//go:generate go run ./internal/cmd/resourcegen -doc api/openapi/fhir-stu3.json -models gen/fhir/stu3/fhir.gen.go -out gen/fhir/stu3/resource.gen.go
+//go:generate go run ./internal/cmd/resourcegen -doc api/openapi/fhir-r4.json -models gen/fhir/r4/fhir.gen.go -out gen/fhir/r4/resource.gen.go
+
 // 3. One client package per endpoint family.
 //go:generate go run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen -config api/openapi/config/facade.yaml api/openapi/facade.yaml
 //go:generate go run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen -config api/openapi/config/messaging.yaml api/openapi/messaging.yaml
@@ -28,8 +34,9 @@ package pkb
 //go:generate go run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen -config api/openapi/config/aggregated.yaml api/openapi/aggregated.yaml
 //go:generate go run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen -config api/openapi/config/restapi.yaml api/openapi/restapi.yaml
 
-// 4. The access table the wrappers enforce, from each operation's x-pkb-access.
-//go:generate go run ./internal/cmd/accessgen -out gen/access/access.gen.go facade=api/openapi/facade.yaml messaging=api/openapi/messaging.yaml customer-stu3=api/openapi/customer-stu3.yaml customer-r4=api/openapi/customer-r4.yaml aggregated=api/openapi/aggregated.yaml restapi=api/openapi/restapi.yaml
+// 4. The family and operation tables (gen/access): each document's
+// x-pkb-family block, each operation's x-pkb-access grants and FHIR interaction.
+//go:generate go run ./internal/cmd/accessgen -out gen/access/access.gen.go api/openapi/facade.yaml api/openapi/messaging.yaml api/openapi/customer-stu3.yaml api/openapi/customer-r4.yaml api/openapi/aggregated.yaml api/openapi/restapi.yaml
 
 // 5. The search-parameter table (search/spec_gen.go) from each parameter's
 // x-fhir-search extension, joined with HL7's definitions.

@@ -147,7 +147,7 @@ func NewSimulator(opts ...SimOption) (*Simulator, error) {
 		served:   map[string]int{},
 	}
 	s.handlers = s.routes()
-	for _, op := range access.Operations {
+	for _, op := range access.Operations() {
 		if s.handlers[op.Family][op.ID] == nil {
 			return nil, fmt.Errorf("pkbtest: no simulator handler for %s.%s", op.Family, op.ID)
 		}

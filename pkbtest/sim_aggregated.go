@@ -17,7 +17,7 @@ import (
 // endpoint too (upstream to downstream).
 var aggregatedTypes = func() []string {
 	var out []string
-	for _, op := range access.Operations {
+	for _, op := range access.Operations() {
 		if op.Family == access.FamilyAggregated && op.Method == http.MethodGet && op.ID == "search"+strings.TrimPrefix(op.Path, "/") {
 			out = append(out, strings.TrimPrefix(op.Path, "/"))
 		}

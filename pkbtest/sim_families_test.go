@@ -414,7 +414,7 @@ func TestAggregatedEveryType(t *testing.T) {
 	base := s.Environment().AggregatedURL
 	nhs := url.QueryEscape(nhsSystem + "|" + pkbtest.SeedPatientNHSNumber)
 	types := 0
-	for _, op := range access.Operations {
+	for _, op := range access.Operations() {
 		if op.Family != access.FamilyAggregated || op.Method != http.MethodGet || op.ID != "search"+strings.TrimPrefix(op.Path, "/") {
 			continue
 		}

@@ -42,10 +42,10 @@ func TestMain(m *testing.M) {
 	if code == 0 && full && !testing.Short() {
 		if missing := unservedOperations(); len(missing) > 0 {
 			fmt.Fprintf(os.Stderr, "FAIL: %d of %d operations were never called by the test suite:\n  %s\n",
-				len(missing), len(access.Operations), strings.Join(missing, "\n  "))
+				len(missing), len(access.Operations()), strings.Join(missing, "\n  "))
 			code = 1
 		} else {
-			fmt.Fprintf(os.Stderr, "pkbtest: the suite called all %d operations\n", len(access.Operations))
+			fmt.Fprintf(os.Stderr, "pkbtest: the suite called all %d operations\n", len(access.Operations()))
 		}
 	}
 	os.Exit(code)
@@ -61,7 +61,7 @@ func unservedOperations() []string {
 	}
 	simsMu.Unlock()
 	var missing []string
-	for _, op := range access.Operations {
+	for _, op := range access.Operations() {
 		if served[string(op.Family)+"."+op.ID] == 0 {
 			missing = append(missing, fmt.Sprintf("%s.%s (%s %s)", op.Family, op.ID, op.Method, op.Path))
 		}

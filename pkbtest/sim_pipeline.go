@@ -116,7 +116,7 @@ func (s *Simulator) familyHandler(f *family) http.Handler {
 		}
 		c.route, c.params = route, params
 		routeName = route.Path
-		op, ok := lookupOperation(f.id, route.Operation.OperationID)
+		op, ok := access.Lookup(f.id, route.Operation.OperationID)
 		if !ok {
 			c.fail(http.StatusInternalServerError, "exception", "", "operation "+route.Operation.OperationID+" missing from the access table")
 			return
@@ -199,15 +199,6 @@ func (s *Simulator) flush(c *call, sw *statusWriter) {
 	}
 	sw.ResponseWriter.WriteHeader(status)
 	_, _ = sw.ResponseWriter.Write(body)
-}
-
-func lookupOperation(f access.Family, id string) (access.Operation, bool) {
-	for _, op := range access.Operations {
-		if op.Family == f && op.ID == id {
-			return op, true
-		}
-	}
-	return access.Operation{}, false
 }
 
 // authorize authenticates the bearer token and applies PKB's rules on which

@@ -85,8 +85,15 @@ type Token struct {
 }
 
 // Code matches code in system ("system|code"), the form PKB's category and
-// identifier parameters use.
-func Code(system, code string) Token { return Token{system: system, code: code, form: formSystemCode} }
+// identifier parameters use. When system is one of PKB's national identifier
+// systems, Validate also applies its check-digit rule, as NationalID does.
+func Code(system, code string) Token {
+	t := Token{system: system, code: code, form: formSystemCode}
+	if sys := nationalid.System(system); sys.Known() {
+		t.national = sys
+	}
+	return t
+}
 
 // Identifier is Code under the name that reads right for identifiers.
 func Identifier(system, value string) Token { return Code(system, value) }
@@ -177,9 +184,6 @@ func ParseToken(s string) (Token, error) {
 		t = System(unescape(parts[0]))
 	default:
 		t = Code(unescape(parts[0]), unescape(parts[1]))
-		if sys := nationalid.System(t.system); sys.Known() {
-			t.national = sys // a raw NHS, CHI, BSN, ... value gets its check digit checked too
-		}
 	}
 	return t, t.Validate()
 }

@@ -105,11 +105,11 @@ func TestHeapIsBoundedByTheBodyLimit(t *testing.T) {
 			}
 			paths := map[string]func() error{
 				"generated client": func() error {
-					_, err := c.Facade.SearchObservationWithResponse(context.Background(), &facade.SearchObservationParams{Patient: "p1"})
+					_, err := c.Facade.SearchObservationWithResponse(context.Background(), &facade.SearchObservationParams{Patient: "p1", Category: "vital-signs"})
 					return err
 				},
 				"DecodeSearchSetResponse": func() error {
-					resp, err := c.Facade.SearchObservation(context.Background(), &facade.SearchObservationParams{Patient: "p1"})
+					resp, err := c.Facade.SearchObservation(context.Background(), &facade.SearchObservationParams{Patient: "p1", Category: "vital-signs"})
 					if err != nil {
 						return err
 					}

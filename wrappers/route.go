@@ -28,7 +28,7 @@ type router struct {
 
 func newRouter(family access.Family) *router {
 	r := &router{}
-	for _, op := range access.Operations {
+	for _, op := range access.Operations() {
 		if op.Family != family {
 			continue
 		}

@@ -192,7 +192,7 @@ func TestEveryOperationForEveryClientType(t *testing.T) {
 				return ok200(r), nil
 			})
 			doers := buildDoers(t, p, src, rt)
-			for _, op := range access.Operations {
+			for _, op := range access.Operations() {
 				d, has := doers[op.Family]
 				if !has {
 					continue // the type system keeps this family away from this client type
@@ -235,7 +235,7 @@ func TestEveryOperationForEveryClientType(t *testing.T) {
 			}
 		})
 	}
-	t.Logf("%d operations in the access table; %d allowed and %d denied calls checked", len(access.Operations), allowed, denied)
+	t.Logf("%d operations in the access table; %d allowed and %d denied calls checked", len(access.Operations()), allowed, denied)
 	if allowed == 0 || denied == 0 {
 		t.Fatal("the table test checked no allowed or no denied call")
 	}
@@ -245,13 +245,11 @@ func TestEveryOperationForEveryClientType(t *testing.T) {
 // test above cannot pass with an access table that is wrong everywhere.
 func TestAccessAnchors(t *testing.T) {
 	find := func(family access.Family, id string) access.Operation {
-		for _, op := range access.Operations {
-			if op.Family == family && op.ID == id {
-				return op
-			}
+		op, ok := access.Lookup(family, id)
+		if !ok {
+			t.Fatalf("no operation %s.%s", family, id)
 		}
-		t.Fatalf("no operation %s.%s", family, id)
-		return access.Operation{}
+		return op
 	}
 	cases := []struct {
 		family access.Family

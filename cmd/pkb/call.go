@@ -251,7 +251,7 @@ func (c *cli) cmdOps(ctx context.Context, args []string) error {
 		Grants    []string `json:"grants"`
 	}
 	var rows []row
-	for _, op := range access.Operations {
+	for _, op := range access.Operations() {
 		if !all && !grantsAllow(op.Grants, s.clientType, s.scope) {
 			continue
 		}
@@ -295,7 +295,7 @@ func (sess *session) findOperation(name, famFlag string) (access.Operation, fami
 	}
 	var matches []access.Operation
 	var elsewhere []string
-	for _, op := range access.Operations {
+	for _, op := range access.Operations() {
 		if !strings.EqualFold(op.ID, id) || (famName != "" && !strings.EqualFold(string(op.Family), famName)) {
 			continue
 		}

@@ -161,12 +161,12 @@ func TestHostileServerTextIsStripped(t *testing.T) {
 	assertClean(t, res)
 	assertJSONSafe(t, res.stdout)
 
-	res = r.want(0, "search", "Observation")
+	res = r.want(0, "search", "Observation", "patient=Patient/1", "category=vital-signs")
 	assertClean(t, res)
 	if strings.Count(res.stdout, "\n") != 3 { // the Bundle line, the header and one row
 		t.Errorf("server text added or removed lines:\n%s", res.stdout)
 	}
-	res = r.want(0, "search", "Observation", "--json")
+	res = r.want(0, "search", "Observation", "patient=Patient/1", "category=vital-signs", "--json")
 	assertClean(t, res)
 	assertJSONSafe(t, res.stdout)
 }
@@ -204,10 +204,10 @@ func TestHostileTokenEndpoint(t *testing.T) {
 func TestHostileURLsAreNotQuoted(t *testing.T) {
 	r := hostileRunner(t)
 	for _, args := range [][]string{
-		{"search", "Observation", "--all"},
-		{"search", "Observation", "--all", "--json"},
-		{"search", "Encounter", "--all"},
-		{"search", "Patient", "--all"},
+		{"search", "Observation", "patient=Patient/1", "category=vital-signs", "--all"},
+		{"search", "Observation", "patient=Patient/1", "category=vital-signs", "--all", "--json"},
+		{"search", "Encounter", "patient=Patient/1", "--all"},
+		{"search", "Patient", "identifier=urn:example|1", "--all"},
 		{"get", "Patient/redirect"},
 		{"get", "Patient/redirect", "--json"},
 	} {

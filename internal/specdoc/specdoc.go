@@ -1,10 +1,11 @@
 // Package specdoc reads the parts of the project's OpenAPI documents that its
-// generators and reports need: paths, operations with their x-pkb-* and
-// x-fhir-operation extensions, and parameters with x-fhir-search. Local
-// $refs to components/parameters and components/schemas are resolved;
-// external $refs (the FHIR schema documents) are never followed, so a
-// document parses from its own bytes in milliseconds, where kin-openapi
-// would load the multi-megabyte FHIR schemas.
+// generators and reports need: the info title and x-pkb-family block, paths,
+// operations with their x-pkb-*, x-fhir-operation and x-fhir-interaction
+// extensions, and parameters with x-fhir-search. Local $refs to
+// components/parameters and components/schemas are resolved; external $refs
+// (the FHIR schema documents) are never followed, so a document parses from
+// its own bytes in milliseconds, where kin-openapi would load the
+// multi-megabyte FHIR schemas.
 package specdoc
 
 import (
@@ -18,8 +19,50 @@ import (
 
 // Doc is one parsed OpenAPI document.
 type Doc struct {
+	// Info is the document's info object.
+	Info  Info
 	paths map[string]*PathItem
 	order []string // path keys, sorted
+}
+
+// Info is the part of the info object the tools read.
+type Info struct {
+	Title string `yaml:"title"`
+	// Family is the x-pkb-family block, nil when the document has none.
+	Family *Family `yaml:"x-pkb-family"`
+}
+
+// Family is the x-pkb-family block of an endpoint-family document
+// (CONVENTIONS.md): what the generated family table says about it.
+type Family struct {
+	// ID names the family, e.g. "customer-stu3".
+	ID string `yaml:"id"`
+	// FHIRVersion is "stu3" or "r4"; empty for the non-FHIR REST API.
+	FHIRVersion string `yaml:"fhirVersion"`
+	// MediaType is the one media type of every body.
+	MediaType string `yaml:"mediaType"`
+	// EnvField names the authn.Environment field holding the base URL.
+	EnvField string `yaml:"envField"`
+	// GoPackage is the import path of the generated client package.
+	GoPackage string `yaml:"goPackage"`
+}
+
+// familyKeys are the keys an x-pkb-family block may hold.
+var familyKeys = []string{"id", "fhirVersion", "mediaType", "envField", "goPackage"}
+
+// UnmarshalYAML refuses keys the block does not define, so that a misspelt
+// key is an error instead of an empty value.
+func (f *Family) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("x-pkb-family: line %d: want a mapping", n.Line)
+	}
+	for i := 0; i < len(n.Content); i += 2 {
+		if k := n.Content[i].Value; !slices.Contains(familyKeys, k) {
+			return fmt.Errorf("x-pkb-family: line %d: unknown key %q (want %s)", n.Content[i].Line, k, strings.Join(familyKeys, ", "))
+		}
+	}
+	type plain Family
+	return n.Decode((*plain)(f))
 }
 
 // PathItem is one entry of paths.
@@ -45,6 +88,9 @@ type Op struct {
 	ReadOnly bool `yaml:"x-pkb-read-only"`
 	// FHIROperation is x-fhir-operation: the FHIR operation name, if any.
 	FHIROperation string `yaml:"x-fhir-operation"`
+	// FHIRInteraction is x-fhir-interaction: the FHIR interaction, where it
+	// cannot be derived from the method and path.
+	FHIRInteraction string `yaml:"x-fhir-interaction"`
 }
 
 // Param is one parameter, its $ref resolved.
@@ -70,6 +116,7 @@ type Schema struct {
 
 type rawDoc struct {
 	OpenAPI    string               `yaml:"openapi"`
+	Info       Info                 `yaml:"info"`
 	Paths      map[string]*PathItem `yaml:"paths"`
 	Components struct {
 		Parameters map[string]*Param  `yaml:"parameters"`
@@ -97,7 +144,7 @@ func Parse(raw []byte) (*Doc, error) {
 	if len(d.Paths) == 0 {
 		return nil, errors.New("spec has no paths")
 	}
-	doc := &Doc{paths: d.Paths}
+	doc := &Doc{Info: d.Info, paths: d.Paths}
 	for p, item := range d.Paths {
 		if item == nil {
 			return nil, fmt.Errorf("spec: path %s is empty", p)

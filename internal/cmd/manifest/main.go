@@ -3,7 +3,7 @@
 // the endpoint-family documents, the oapi-codegen configs and the converted
 // fhir-*.json) its version and sha256, and for every generator its version
 // (oapi-codegen and its runtime, from go.mod) or, for the in-repository ones
-// (fhir2oas, accessgen, searchgen, apisurface), the sha256 of its Go sources.
+// (fhir2oas, accessgen, resourcegen, searchgen, apisurface), the sha256 of its Go sources.
 //
 //	go run ./internal/cmd/manifest            # write (the last step of go generate)
 //	go run ./internal/cmd/manifest -check     # fail, naming each file, if the manifest is stale
@@ -69,6 +69,7 @@ var localGenerators = []struct {
 }{
 	{"fhir2oas", []string{"internal/cmd/fhir2oas", "internal/fhirschema"}},
 	{"accessgen", []string{"internal/cmd/accessgen", "internal/specdoc"}},
+	{"resourcegen", []string{"internal/cmd/resourcegen"}},
 	{"searchgen", []string{"internal/cmd/searchgen", "internal/specdoc"}},
 	{"aggregatedgen", []string{"internal/cmd/aggregatedgen"}},
 	{"apisurface", []string{"internal/cmd/apisurface"}},
