@@ -19,7 +19,10 @@ import (
 // serialises fetches for real: the second fetch then re-reads the store,
 // sees the rotated token and never presents the spent one.
 type rotator struct {
-	store  TokenStore
+	store TokenStore
+	// coord is store as a Coordinator, or nil; ttl is its lease length.
+	coord  Coordinator
+	ttl    time.Duration
 	early  time.Duration
 	now    func() time.Time
 	reauth string
@@ -33,6 +36,8 @@ type rotator struct {
 	mu       sync.Mutex
 	current  *oauth2.Token // last token saved or loaded; memory may be ahead of the store only when unsaved
 	unsaved  bool
+	version  uint64 // coord's version of current (of the token it replaced, while unsaved)
+	held     Lease  // lease kept while an unsaved token waits to be saved
 	rejected string // access token a caller reported as refused (401)
 	deadRT   string // refresh token the server said is dead
 	deadErr  error
@@ -78,19 +83,34 @@ func (r *rotator) reject(accessToken string) {
 }
 
 // usable reports whether tok's access token can be handed out without a
-// redemption. A stored token's lifetime is unknown, so the full early window
-// applies.
+// redemption: the same rule as the Cache's, so that every holder of a
+// shared store agrees when a token is due. A token whose lifetime is
+// unknown gets the full early window.
 func (r *rotator) usable(tok *oauth2.Token) bool {
 	r.mu.Lock()
 	rejected := r.rejected
 	r.mu.Unlock()
+	return fresh(tok, rejected, r.now(), r.early)
+}
+
+// fresh reports whether tok is not yet due for refresh at now.
+func fresh(tok *oauth2.Token, rejected string, now time.Time, early time.Duration) bool {
 	if tok == nil || tok.AccessToken == "" || tok.AccessToken == rejected {
 		return false
 	}
 	if tok.Expiry.IsZero() {
 		return true
 	}
-	return r.now().Add(r.early).Before(tok.Expiry)
+	return now.Before(refreshTime(obtainedAt(tok, time.Time{}), tok.Expiry, early))
+}
+
+// obtainedAt is when tok was issued, from its granted lifetime, or def
+// when that is unknown.
+func obtainedAt(tok *oauth2.Token, def time.Time) time.Time {
+	if tok.ExpiresIn > 0 && !tok.Expiry.IsZero() {
+		return tok.Expiry.Add(-time.Duration(tok.ExpiresIn) * time.Second)
+	}
+	return def
 }
 
 // install records tok as the session and saves it. The store is written
@@ -122,12 +142,32 @@ func (r *rotator) flush(ctx context.Context) (*oauth2.Token, error) {
 func (r *rotator) adopt(ctx context.Context, tok *oauth2.Token) (*oauth2.Token, error) {
 	r.fetchMu.Lock()
 	defer r.fetchMu.Unlock()
+	if r.coord != nil {
+		// A new login replaces whatever the session was, under the lease
+		// so that it does not land in the middle of a redemption.
+		lease, err := lockWait(ctx, r.coord, r.ttl, func() (bool, error) { return false, nil })
+		if err != nil {
+			return nil, r.storeErr("lock", err)
+		}
+		defer r.releaseUnlessHeld(ctx, lease)
+		_, ver, err := r.coord.LoadVersion(ctx)
+		if err != nil {
+			return nil, r.storeErr("load", err)
+		}
+		r.mu.Lock()
+		r.version = ver
+		r.mu.Unlock()
+		return r.installShared(ctx, lease, tok)
+	}
 	return r.install(ctx, tok)
 }
 
 func (r *rotator) fetch(ctx context.Context) (*oauth2.Token, error) {
 	r.fetchMu.Lock()
 	defer r.fetchMu.Unlock()
+	if r.coord != nil {
+		return r.fetchShared(ctx)
+	}
 
 	r.mu.Lock()
 	unsaved := r.unsaved

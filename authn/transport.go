@@ -3,6 +3,7 @@ package authn
 import (
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"sync"
 	"time"
@@ -33,6 +34,24 @@ type Options struct {
 	EarlyExpiry time.Duration
 	// Now replaces time.Now, for tests. All expiry arithmetic uses it.
 	Now func() time.Time
+	// LeaseTTL is how long a client holds the lease of a shared store
+	// ([Coordinator]) while it refreshes; a holder that dies blocks the
+	// session's refreshes for at most this long. Zero means the token
+	// request timeout plus 15 s (45 s by default). A redemption is always
+	// cut short before its lease can end.
+	LeaseTTL time.Duration
+	// Logger receives the rare events worth an operator's attention, such
+	// as a client-credentials client falling back to a token of its own
+	// while its shared store is down (logged once per outage). Nil means
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+func (o Options) logger() *slog.Logger {
+	if o.Logger != nil {
+		return o.Logger
+	}
+	return slog.Default()
 }
 
 func (o Options) now() func() time.Time {
