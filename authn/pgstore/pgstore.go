@@ -84,10 +84,13 @@ func (s *Store) SessionKey() authn.SessionKey { return s.session }
 // SessionID is the row's primary key.
 func (s *Store) SessionID() string { return s.id }
 
+// ErrNoTable means the table of schema.sql does not exist: run Migrate.
+var ErrNoTable = errors.New("pgstore: table pkb_token_sessions does not exist; create it with pgstore.Migrate or schema.sql")
+
 func wrap(op string, err error) error {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "42P01" {
-		return fmt.Errorf("pgstore: %s: table pkb_token_sessions does not exist; create it with pgstore.Migrate or schema.sql: %w", op, err)
+		return fmt.Errorf("pgstore: %s: %w", op, ErrNoTable)
 	}
 	return fmt.Errorf("pgstore: %s: %w", op, err)
 }

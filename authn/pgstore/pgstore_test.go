@@ -90,7 +90,7 @@ func TestMissingTableSaysMigrate(t *testing.T) {
 	srv := engines.StartPostgres(t)
 	db := pool(t, srv.URL)
 	_, err := pgstore.New(db, storetest.NewKey(t), pgstore.Options{}).Load(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "pgstore.Migrate") {
+	if !errors.Is(err, pgstore.ErrNoTable) || !strings.Contains(err.Error(), "pgstore.Migrate") {
 		t.Fatalf("err = %v", err)
 	}
 	// and nothing was created behind the operator's back

@@ -55,6 +55,8 @@ type cli struct {
 	// serveReady, if set, is called with the base URL once pkb serve is
 	// listening.
 	serveReady func(baseURL string)
+	// closers release shared token-store connections at exit.
+	closers []func()
 }
 
 const usageText = `pkb: command-line client for the Patients Know Best API
@@ -69,6 +71,7 @@ Usage:
   pkb op     <operationId> [param=value ...] [--body file|-]
   pkb ops                                        operations the client may call
   pkb drift  [--statement file] [--json]         Facade CapabilityStatement drift vs facade.yaml
+  pkb migrate                                    create the PostgreSQL token-store table
 
 Configuration (flags override the environment):
   PKB_ENV            --env           sandbox (default) | uk-production
@@ -80,7 +83,11 @@ Configuration (flags override the environment):
   PKB_CUSTOMER       --customer      customer name, the sub-domain of the Customer FHIR API
   PKB_FHIR_VERSION   --fhir-version  r4 (default) | stu3: the Customer endpoint's FHIR version
   PKB_SCOPE          --scope         user type to log in as: PATIENT | CLINICIAN | TEAMCOORD
-  PKB_TOKEN_STORE    --token-store   token file (default: <user config dir>/pkb/tokens/...)
+  PKB_TOKEN_STORE    --token-store   token file (default: <user config dir>/pkb/tokens/...), or a
+                                     redis://, rediss:// or postgres:// URL shared by replicas
+                                     (a URL with a password in the environment only; never printed)
+  PKB_TOKEN_KEYS                     shared stores: AES-256 keys "id:base64,..." (first encrypts)
+  PKB_TOKEN_SESSION                  shared stores: session name (default "default")
   PKB_REFRESH_TOKEN                  tethered client: the refresh token a Team Coordinator issued
                                      (environment only; used once, then rotated in the token store)
 
@@ -103,8 +110,14 @@ Run 'pkb <command> -h' for the flags of a command.
 func (c *cli) run(ctx context.Context, args []string) int {
 	// Defence in depth: whatever happens below, the secrets that came from
 	// the environment never reach the terminal.
-	c.stdout = newRedactor(c.stdout, c.getenv(envClientSecret), c.getenv(envRefreshToken))
-	c.stderr = newRedactor(c.stderr, c.getenv(envClientSecret), c.getenv(envRefreshToken))
+	secrets := append([]string{c.getenv(envClientSecret), c.getenv(envRefreshToken), c.getenv(envTokenKeys)}, storeSecrets(c.getenv(envTokenStore))...)
+	c.stdout = newRedactor(c.stdout, secrets...)
+	c.stderr = newRedactor(c.stderr, secrets...)
+	defer func() {
+		for _, f := range c.closers {
+			f()
+		}
+	}()
 
 	if len(args) == 0 {
 		fmt.Fprint(c.stderr, usageText)
@@ -134,6 +147,8 @@ func (c *cli) run(ctx context.Context, args []string) int {
 		err = c.cmdOps(ctx, rest)
 	case "drift":
 		err = c.cmdDrift(ctx, rest)
+	case "migrate":
+		err = c.cmdMigrate(ctx, rest)
 	default:
 		err = usageErrorf("unknown command %q", cmd)
 	}
