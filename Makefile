@@ -6,7 +6,7 @@ GO ?= go
 # never compile them. Each is tested on its own (GOWORK=off): go.work only
 # serves `go run ./cmd/pkb` from the root, and must not change the versions
 # the root module is tested with.
-MODULES := . pkbtest authn/redisstore authn/pgstore cmd/pkb bench
+MODULES := . pkbtest authn/redisstore authn/pgstore cmd/pkb fleettest bench
 export GOWORK := off
 BENCHSTAT ?= $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 BENCH_COUNT ?= 10

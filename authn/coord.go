@@ -221,7 +221,7 @@ func lockWait(ctx context.Context, c Coordinator, ttl time.Duration, reread func
 			return nil, ctx.Err()
 		case <-t.C:
 		}
-		backoff = min(backoff*2, 100*time.Millisecond)
+		backoff = min(backoff*2, 25*time.Millisecond)
 	}
 }
 
