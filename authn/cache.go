@@ -25,6 +25,7 @@ type Cache struct {
 	tok       *oauth2.Token
 	refreshAt time.Time
 	retryAt   time.Time // after a failed refresh, when to try again while tok is still valid
+	rejected  string    // access token reported as refused; never cached again
 	gen       uint64    // generation of tok, to drop results of abandoned flights that finish late
 	nextGen   uint64
 	flight    *flight
@@ -105,7 +106,7 @@ func (c *Cache) run(ctx context.Context, f *flight) {
 	if err == nil && tok == nil {
 		err = fmt.Errorf("authn: token source returned no token: %w", ErrTokenEndpoint)
 	}
-	if err == nil && f.gen > c.gen {
+	if err == nil && f.gen > c.gen && tok.AccessToken != c.rejected {
 		c.tok, c.gen = cloneToken(tok), f.gen
 		c.refreshAt = refreshTime(obtainedAt(tok, start), tok.Expiry, c.early)
 		c.retryAt = time.Time{}
@@ -158,6 +159,14 @@ func (c *Cache) Invalidate(accessToken string) bool {
 		return false
 	}
 	c.tok = nil
+	c.rejected = accessToken
+	if c.flight != nil {
+		// A fetch that started before the refusal may return the refused
+		// token (from a shared store, say): let its waiters have it, but
+		// send new callers, such as the replay of the refused request, to
+		// a fetch that knows.
+		c.flight = nil
+	}
 	return true
 }
 

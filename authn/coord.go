@@ -201,24 +201,32 @@ func (c CustomerConfig) SessionKey(name string) SessionKey {
 // returning done (another holder saved what the caller needed). The wait
 // ends with ctx.
 func lockWait(ctx context.Context, c Coordinator, ttl time.Duration, reread func() (done bool, err error)) (Lease, error) {
+	lease, _, err := lockWaitSince(ctx, c, ttl, reread)
+	return lease, err
+}
+
+// lockWaitSince is lockWait that also returns when the successful TryLock
+// was sent: the lease cannot end before that time plus its TTL.
+func lockWaitSince(ctx context.Context, c Coordinator, ttl time.Duration, reread func() (done bool, err error)) (Lease, time.Time, error) {
 	backoff := 5 * time.Millisecond
 	for {
+		sent := time.Now()
 		lease, ok, err := c.TryLock(ctx, ttl)
 		if err != nil {
-			return nil, err
+			return nil, time.Time{}, err
 		}
 		if ok {
-			return lease, nil
+			return lease, sent, nil
 		}
 		done, err := reread()
 		if err != nil || done {
-			return nil, err
+			return nil, time.Time{}, err
 		}
 		t := time.NewTimer(jitter(backoff))
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, ctx.Err()
+			return nil, time.Time{}, ctx.Err()
 		case <-t.C:
 		}
 		backoff = min(backoff*2, 25*time.Millisecond)

@@ -36,7 +36,7 @@ func (r *rotator) fetchShared(ctx context.Context) (*oauth2.Token, error) {
 	}
 
 	adopted := false
-	lease, err := lockWait(ctx, r.coord, r.ttl, func() (bool, error) {
+	lease, since, err := lockWaitSince(ctx, r.coord, r.ttl, func() (bool, error) {
 		// Someone else is refreshing: watch for the token they save.
 		if err := r.reloadShared(ctx); err != nil {
 			return false, err
@@ -65,8 +65,14 @@ func (r *rotator) fetchShared(ctx context.Context) (*oauth2.Token, error) {
 		return nil, errNoSession(r.reauth)
 	}
 	// The redemption must end before the lease can, so that nobody else
-	// can present this refresh token while PKB may still be answering.
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), redeemBound(r.ttl))
+	// can present this refresh token while PKB may still be answering. The
+	// lease's clock started when TryLock was sent; if a slow store has used
+	// up most of it, do not start.
+	deadline := since.Add(redeemBound(r.ttl))
+	if time.Until(deadline) < r.ttl/4 {
+		return nil, &StoreError{Op: "lock", msg: "the store took most of the lease's TTL to answer; refresh not started", err: ErrStoreUnavailable}
+	}
+	rctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
 	defer cancel()
 	tok, err := r.redeemOnce(rctx, cur.RefreshToken)
 	if err != nil && errors.Is(err, ErrReauthorize) {
@@ -111,7 +117,7 @@ func (r *rotator) installShared(ctx context.Context, lease Lease, tok *oauth2.To
 	base := r.version
 	r.mu.Unlock()
 
-	deadline := time.Now().Add(min(redeemBound(r.ttl)/2, 10*time.Second))
+	deadline := time.Now().Add(min(redeemBound(r.ttl)/4, 2*time.Second))
 	sctx := context.WithoutCancel(ctx)
 	backoff := 50 * time.Millisecond
 	for {
@@ -127,14 +133,42 @@ func (r *rotator) installShared(ctx context.Context, lease Lease, tok *oauth2.To
 		}
 		if time.Now().Add(backoff).After(deadline) {
 			// Keep the lease: until it runs out nobody else redeems the
-			// spent refresh token, and the next fetch retries the save.
+			// spent refresh token. Keep trying in the background too, so
+			// that the save lands the moment the store is back, before
+			// anyone whose lease wait ends can redeem the spent token.
 			r.mu.Lock()
 			r.held = lease
 			r.mu.Unlock()
+			go r.saveLater(ctx)
 			return nil, r.unsavedErr(err, tok)
 		}
 		time.Sleep(jitter(backoff))
 		backoff = min(backoff*2, time.Second)
+	}
+}
+
+// saveLater retries the save of an unsaved token until it succeeds or
+// another holder's newer token wins.
+func (r *rotator) saveLater(ctx context.Context) {
+	backoff := 20 * time.Millisecond
+	for {
+		time.Sleep(jitter(backoff))
+		backoff = min(backoff*2, 250*time.Millisecond)
+		r.fetchMu.Lock()
+		r.mu.Lock()
+		unsaved := r.unsaved
+		r.mu.Unlock()
+		if !unsaved {
+			r.fetchMu.Unlock()
+			return
+		}
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		_, err := r.flushShared(fctx)
+		cancel()
+		r.fetchMu.Unlock()
+		if err == nil {
+			return
+		}
 	}
 }
 

@@ -35,8 +35,8 @@ const (
 	envWorker     = "PKB_FLEET_WORKER"
 	envConfig     = "PKB_FLEET_CONFIG"
 	sessionName   = "fleet"
-	tokenTimeout  = 3 * time.Second
-	workerLeaseTT = 6 * time.Second
+	tokenTimeout  = 10 * time.Second
+	workerLeaseTT = 20 * time.Second
 )
 
 // WorkerConfig is what one worker process does.
@@ -206,7 +206,7 @@ func runWorker(cfg WorkerConfig) (*Report, error) {
 		rep.Failed++
 		class := Classify(err)
 		rep.Failures[class]++
-		if len(rep.Examples) < 5 {
+		if rep.Failures[class] <= 2 {
 			rep.Examples = append(rep.Examples, class+": "+err.Error())
 		}
 	}
