@@ -13,6 +13,7 @@ import (
 	"github.com/pkbgo/pkb/authn"
 	"github.com/pkbgo/pkb/authn/pgstore"
 	"github.com/pkbgo/pkb/authn/redisstore"
+	"github.com/pkbgo/pkb/internal/redact"
 )
 
 // Environment variables of shared token stores.
@@ -76,7 +77,7 @@ func storeSecrets(v string) []string {
 	var out []string
 	if u.User != nil {
 		if p, ok := u.User.Password(); ok {
-			out = append(out, p, url.QueryEscape(p), url.PathEscape(p))
+			out = append(out, p)
 		}
 	}
 	for k, vs := range u.Query() {
@@ -201,14 +202,9 @@ func (c *cli) cmdMigrate(ctx context.Context, args []string) error {
 	return nil
 }
 
-// scrub removes store credentials from a message.
+// scrub removes store credentials, in any encoding, from a message.
 func (c *cli) scrub(msg string) string {
-	for _, sec := range storeSecrets(c.getenv(envTokenStore)) {
-		if len(sec) >= 3 {
-			msg = strings.ReplaceAll(msg, sec, redactedText)
-		}
-	}
-	return msg
+	return redact.New(storeSecrets(c.getenv(envTokenStore))...).String(msg)
 }
 
 // storeError reports a token store that could not be read: a network
