@@ -24,6 +24,10 @@ import (
 // be safe for concurrent use and must keep the granted scope
 // ([GrantedScopes]); the other extra fields of the token response may be
 // dropped.
+//
+// A store that several clients, processes or replicas share must also
+// implement [Coordinator], or two of them can redeem the same refresh
+// token; FileStore and the authn/redisstore and authn/pgstore modules do.
 type TokenStore interface {
 	Load(ctx context.Context) (*oauth2.Token, error)
 	Save(ctx context.Context, tok *oauth2.Token) error
