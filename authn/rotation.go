@@ -39,8 +39,11 @@ type rotator struct {
 	version  uint64 // coord's version of current (of the token it replaced, while unsaved)
 	held     Lease  // lease kept while an unsaved token waits to be saved
 	rejected string // access token a caller reported as refused (401)
-	deadRT   string // refresh token the server said is dead
-	deadErr  error
+	// refused are the last access tokens callers reported as refused.
+	refused   [4]string
+	refusedAt int
+	deadRT    string // refresh token the server said is dead
+	deadErr   error
 	// fallbackRT is a configured refresh token that is tried once if the
 	// store's chain turns out to be dead (a coordinator issued a new one).
 	fallbackRT string
@@ -77,6 +80,14 @@ func (r *rotator) scopes() []string {
 func (r *rotator) reject(accessToken string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	// Every refused token is remembered, not only the current one: with a
+	// shared store a 401 can arrive for a token this process has already
+	// replaced while another replica's copy of the store still holds it.
+	if accessToken == "" || slices.Contains(r.refused[:], accessToken) {
+		return
+	}
+	r.refused[r.refusedAt%len(r.refused)] = accessToken
+	r.refusedAt++
 	if r.current != nil && r.current.AccessToken == accessToken {
 		r.rejected = accessToken
 	}
@@ -89,8 +100,9 @@ func (r *rotator) reject(accessToken string) {
 func (r *rotator) usable(tok *oauth2.Token) bool {
 	r.mu.Lock()
 	rejected := r.rejected
+	refused := tok != nil && tok.AccessToken != "" && slices.Contains(r.refused[:], tok.AccessToken)
 	r.mu.Unlock()
-	return fresh(tok, rejected, r.now(), r.early)
+	return !refused && fresh(tok, rejected, r.now(), r.early)
 }
 
 // fresh reports whether tok is not yet due for refresh at now.
