@@ -343,13 +343,6 @@ func testOutage(t *testing.T, name string, eng *engine) {
 	for class, n := range r.Failures {
 		switch class {
 		case "store_unavailable", "not_persisted":
-		case "api_401":
-			// Known residual (see the report of issue 10): a call that
-			// raced a rotation while the store flapped can be refused
-			// once more on replay. Tolerated only as a rare event.
-			if n*1000 > r.OK+r.Failed {
-				t.Errorf("%d calls refused with 401 while the store was disrupted (more than 0.1%%)", n)
-			}
 		default:
 			t.Errorf("%d untyped or unexpected failures while the store was disrupted: %s", n, class)
 		}
