@@ -11,7 +11,7 @@ export GOWORK := off
 BENCHSTAT ?= $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 BENCH_COUNT ?= 10
 
-.PHONY: all generate check-generated check-manifest test lint vet demo bench drift api-diff go-apidiff
+.PHONY: all generate check-generated check-manifest test lint vet demo bench fleet drift api-diff go-apidiff
 
 all: generate test
 
@@ -58,6 +58,12 @@ bench:
 	$(GO) test -run '^$$' -bench Walk100Pages -benchtime 3x ./wrappers
 	cd bench && $(GO) test -run '^$$' -bench . -count $(BENCH_COUNT) > /tmp/pkb-bench-decode.txt
 	$(BENCHSTAT) -col /impl /tmp/pkb-bench-decode.txt
+	cd fleettest && $(GO) test -run '^$$' -bench FreshToken -count $(BENCH_COUNT) > /tmp/pkb-bench-store.txt
+	$(BENCHSTAT) -col /store /tmp/pkb-bench-store.txt
+
+## fleet: the 60 s multi-process acceptance runs of the shared token stores (PKB_FLEET_SECONDS to change)
+fleet:
+	cd fleettest && PKB_FLEET_SECONDS=$${PKB_FLEET_SECONDS:-60} $(GO) test -count=1 -timeout 30m -v -run TestFleet .
 
 ## check-manifest: fail, naming the file, when a source or generator changed since the last make generate
 check-manifest:
