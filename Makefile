@@ -6,13 +6,13 @@ GO ?= go
 # never compile them. Each is tested on its own (GOWORK=off): go.work only
 # serves `go run ./cmd/pkb` from the root, and must not change the versions
 # the root module is tested with.
-MODULES := . pkbtest cmd/pkb bench
+MODULES := . pkbtest authn/redisstore authn/pgstore cmd/pkb fleettest bench
 export GOWORK := off
 BENCHSTAT ?= $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 BENCH_COUNT ?= 10
 FUZZTIME ?= 30s
 
-.PHONY: all generate check-generated check-manifest test lint vet demo bench drift api-diff go-apidiff fuzz
+.PHONY: all generate check-generated check-manifest test lint vet demo bench fleet drift api-diff go-apidiff fuzz
 
 all: generate test
 
@@ -63,6 +63,12 @@ bench:
 	$(GO) test -run '^$$' -bench Walk100Pages -benchtime 3x ./wrappers
 	cd bench && $(GO) test -run '^$$' -bench . -count $(BENCH_COUNT) > /tmp/pkb-bench-decode.txt
 	$(BENCHSTAT) -col /impl /tmp/pkb-bench-decode.txt
+	cd fleettest && $(GO) test -run '^$$' -bench FreshToken -count $(BENCH_COUNT) > /tmp/pkb-bench-store.txt
+	$(BENCHSTAT) -col /store /tmp/pkb-bench-store.txt
+
+## fleet: the 60 s multi-process acceptance runs of the shared token stores (PKB_FLEET_SECONDS to change)
+fleet:
+	cd fleettest && PKB_FLEET_SECONDS=$${PKB_FLEET_SECONDS:-60} $(GO) test -count=1 -timeout 30m -v -run TestFleet .
 
 ## check-manifest: fail, naming the file, when a source or generator changed since the last make generate
 check-manifest:

@@ -24,7 +24,9 @@ type Cache struct {
 	mu        sync.Mutex
 	tok       *oauth2.Token
 	refreshAt time.Time
-	gen       uint64 // generation of tok, to drop results of abandoned flights that finish late
+	retryAt   time.Time // after a failed refresh, when to try again while tok is still valid
+	rejected  string    // access token reported as refused; never cached again
+	gen       uint64    // generation of tok, to drop results of abandoned flights that finish late
 	nextGen   uint64
 	flight    *flight
 }
@@ -48,7 +50,7 @@ func NewCache(fetch func(ctx context.Context) (*oauth2.Token, error), opts Optio
 // Token returns the cached token, or waits for a fetch.
 func (c *Cache) Token(ctx context.Context) (*oauth2.Token, error) {
 	c.mu.Lock()
-	if c.tok != nil && c.now().Before(c.refreshAt) {
+	if now := c.now(); c.tok != nil && (now.Before(c.refreshAt) || now.Before(c.retryAt) && c.stillValid(now)) {
 		t := cloneToken(c.tok)
 		c.mu.Unlock()
 		return t, nil
@@ -71,6 +73,13 @@ func (c *Cache) Token(ctx context.Context) (*oauth2.Token, error) {
 	select {
 	case <-f.done:
 		if f.err != nil {
+			// A refresh ahead of expiry failed (token endpoint or shared
+			// store down): the cached token still works until it expires.
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if c.tok != nil && c.stillValid(c.now()) {
+				return cloneToken(c.tok), nil
+			}
 			return nil, f.err
 		}
 		return cloneToken(f.tok), nil
@@ -97,9 +106,15 @@ func (c *Cache) run(ctx context.Context, f *flight) {
 	if err == nil && tok == nil {
 		err = fmt.Errorf("authn: token source returned no token: %w", ErrTokenEndpoint)
 	}
-	if err == nil && f.gen > c.gen {
+	if err == nil && f.gen > c.gen && tok.AccessToken != c.rejected {
 		c.tok, c.gen = cloneToken(tok), f.gen
-		c.refreshAt = refreshTime(start, tok.Expiry, c.early)
+		c.refreshAt = refreshTime(obtainedAt(tok, start), tok.Expiry, c.early)
+		c.retryAt = time.Time{}
+	}
+	if err != nil && c.tok != nil {
+		// Do not retry on every call while the old token lasts.
+		now := c.now()
+		c.retryAt = now.Add(min(time.Second, max(c.tok.Expiry.Sub(now)/4, 0)))
 	}
 	if c.flight == f {
 		c.flight = nil
@@ -119,6 +134,12 @@ func (c *Cache) safeFetch(ctx context.Context) (tok *oauth2.Token, err error) {
 	return c.fetch(ctx)
 }
 
+// stillValid reports whether the cached token has not expired; c.mu is
+// held.
+func (c *Cache) stillValid(now time.Time) bool {
+	return c.tok.Expiry.IsZero() || now.Before(c.tok.Expiry.Add(-time.Second))
+}
+
 // set installs a token obtained outside a flight (an authorization-code
 // exchange), as if a flight had just returned it.
 func (c *Cache) set(tok *oauth2.Token, obtained time.Time) {
@@ -126,7 +147,7 @@ func (c *Cache) set(tok *oauth2.Token, obtained time.Time) {
 	defer c.mu.Unlock()
 	c.nextGen++
 	c.tok, c.gen = cloneToken(tok), c.nextGen
-	c.refreshAt = refreshTime(obtained, tok.Expiry, c.early)
+	c.refreshAt = refreshTime(obtainedAt(tok, obtained), tok.Expiry, c.early)
 }
 
 // Invalidate drops the cached token if it is still accessToken, and reports
@@ -138,6 +159,14 @@ func (c *Cache) Invalidate(accessToken string) bool {
 		return false
 	}
 	c.tok = nil
+	c.rejected = accessToken
+	if c.flight != nil {
+		// A fetch that started before the refusal may return the refused
+		// token (from a shared store, say): let its waiters have it, but
+		// send new callers, such as the replay of the refused request, to
+		// a fetch that knows.
+		c.flight = nil
+	}
 	return true
 }
 

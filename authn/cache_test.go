@@ -276,3 +276,71 @@ func TestCacheReturnsCopies(t *testing.T) {
 		t.Fatal("caller mutation reached the cache")
 	}
 }
+
+// A fetch that began before a 401 may return the refused token (from a
+// shared store that has not seen the rotation yet). The replay of the
+// refused request must not get it.
+func TestCacheInvalidateDuringFetchNeverHandsBackTheRefusedToken(t *testing.T) {
+	clock := newFakeClock()
+	release := make(chan struct{})
+	var calls atomic.Int32
+	c := NewCache(func(ctx context.Context) (*oauth2.Token, error) {
+		switch calls.Add(1) {
+		case 1:
+			return &oauth2.Token{AccessToken: "old", Expiry: clock.Now().Add(100 * time.Second)}, nil
+		case 2:
+			<-release
+			return &oauth2.Token{AccessToken: "old", Expiry: clock.Now().Add(100 * time.Second)}, nil
+		}
+		return &oauth2.Token{AccessToken: "new", Expiry: clock.Now().Add(time.Hour)}, nil
+	}, Options{Now: clock.Now})
+	ctx := context.Background()
+	if tok, _ := c.Token(ctx); tok.AccessToken != "old" {
+		t.Fatal(tok.AccessToken)
+	}
+	clock.Advance(90 * time.Second) // due: the next call starts a refresh
+	go c.Token(ctx)
+	waitFor(t, func() bool { return calls.Load() == 2 })
+	if !c.Invalidate("old") { // a request with "old" got a 401
+		t.Fatal("not dropped")
+	}
+	tok, err := c.Token(ctx) // its replay
+	if err != nil || tok.AccessToken != "new" {
+		t.Fatalf("replay got %v, %v; want the next token", tok, err)
+	}
+	close(release)
+	time.Sleep(10 * time.Millisecond)
+	if got := c.Cached(); got.AccessToken != "new" {
+		t.Fatalf("cached %s after the early fetch finished", got.AccessToken)
+	}
+}
+
+// A refresh ahead of expiry that fails leaves the still-valid token in use.
+func TestCacheServesValidTokenWhenEarlyRefreshFails(t *testing.T) {
+	clock := newFakeClock()
+	var fail atomic.Bool
+	var calls atomic.Int32
+	c := NewCache(func(ctx context.Context) (*oauth2.Token, error) {
+		calls.Add(1)
+		if fail.Load() {
+			return nil, ErrStoreUnavailable
+		}
+		return &oauth2.Token{AccessToken: "t", Expiry: clock.Now().Add(100 * time.Second)}, nil
+	}, Options{Now: clock.Now})
+	ctx := context.Background()
+	c.Token(ctx)
+	fail.Store(true)
+	clock.Advance(90 * time.Second)
+	for range 5 {
+		if tok, err := c.Token(ctx); err != nil || tok.AccessToken != "t" {
+			t.Fatalf("%v %v", tok, err)
+		}
+	}
+	if n := calls.Load(); n != 2 {
+		t.Fatalf("%d fetches: a failing refresh is retried on every call", n)
+	}
+	clock.Advance(11 * time.Second) // expired
+	if _, err := c.Token(ctx); !errors.Is(err, ErrStoreUnavailable) {
+		t.Fatalf("err = %v once the token has expired", err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
@@ -70,14 +71,20 @@ type SystemConfig struct {
 	ClientSecret string
 	// Environment supplies SystemTokenURL.
 	Environment Environment
+	// Store, if set, shares the access token with the other replicas that
+	// use the same store and session key (see SystemConfig.SessionKey): they
+	// reuse it while it is fresh and one of them fetches the next. Nil
+	// means every process fetches its own.
+	Store TokenStore
 	Options
 }
 
 // SystemClient obtains System Client tokens by repeating the
 // client-credentials grant; PKB never issues these clients a refresh token.
 type SystemClient struct {
-	ident clientIdent
-	cache *Cache
+	ident  clientIdent
+	cache  *Cache
+	shared *sharedCC
 }
 
 // NewSystemClient validates cfg without I/O. Credentials are sent with HTTP
@@ -100,17 +107,41 @@ func NewSystemClient(cfg SystemConfig) (*SystemClient, error) {
 	}
 	red := redact.New().WithBasic(cfg.ClientID, cfg.ClientSecret)
 	c := &SystemClient{ident: clientIdent{ClientSystem, cfg.ClientID, cfg.Environment.SystemTokenURL}}
-	c.cache = NewCache(func(ctx context.Context) (*oauth2.Token, error) {
+	fetch := func(ctx context.Context) (*oauth2.Token, error) {
 		return ep.do(ctx, red, "", cc.Token)
-	}, cfg.Options)
+	}
+	var err error
+	if c.cache, c.shared, err = newCCCache(fetch, cfg.Store, cfg.SessionKey(""), ep.hc.Timeout, cfg.Options); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+// newCCCache returns the cache of a client-credentials client, sharing its
+// tokens through store if one is set.
+func newCCCache(fetch func(context.Context) (*oauth2.Token, error), store TokenStore, key SessionKey, timeout time.Duration, opts Options) (*Cache, *sharedCC, error) {
+	if store == nil {
+		return NewCache(fetch, opts), nil, nil
+	}
+	if err := checkStoreKey(store, key); err != nil {
+		return nil, nil, err
+	}
+	s := &sharedCC{store: store, fetch: fetch, early: opts.early(), ttl: opts.leaseTTL(timeout), now: opts.now(), log: opts.logger(), key: key}
+	s.coord, _ = store.(Coordinator)
+	return NewCache(s.Token, opts), s, nil
 }
 
 // Token returns a cached or new access token.
 func (c *SystemClient) Token(ctx context.Context) (*oauth2.Token, error) { return c.cache.Token(ctx) }
 
-// Invalidate drops the cached token if it is still accessToken.
-func (c *SystemClient) Invalidate(accessToken string) bool { return c.cache.Invalidate(accessToken) }
+// Invalidate drops the cached token if it is still accessToken, and stops
+// taking it from a shared store.
+func (c *SystemClient) Invalidate(accessToken string) bool {
+	if c.shared != nil {
+		c.shared.reject(accessToken)
+	}
+	return c.cache.Invalidate(accessToken)
+}
 
 // Grant reports ClientSystem and no scopes: PKB's System Client scope field
 // is either "none" or an opaque "<org>-all" and carries no permission the
@@ -133,6 +164,10 @@ type CustomerConfig struct {
 	// example shows; oauth2.AuthStyleInHeader also works with Keycloak.
 	// Auto-detection is never used because it sends the secret twice.
 	AuthStyle oauth2.AuthStyle
+	// Store, if set, shares the access token with the other replicas that
+	// use the same store and session key (see CustomerConfig.SessionKey).
+	// Nil means every process fetches its own.
+	Store TokenStore
 	Options
 }
 
@@ -141,6 +176,7 @@ type CustomerConfig struct {
 type CustomerClient struct {
 	ident  clientIdent
 	cache  *Cache
+	shared *sharedCC
 	scopes []string
 }
 
@@ -167,9 +203,13 @@ func NewCustomerClient(cfg CustomerConfig) (*CustomerClient, error) {
 	}
 	red := redact.New().WithBasic(cfg.ClientID, cfg.ClientSecret)
 	c := &CustomerClient{ident: clientIdent{ClientCustomer, cfg.ClientID, cfg.Environment.CustomerTokenURL}, scopes: slices.Clone(cfg.Scopes)}
-	c.cache = NewCache(func(ctx context.Context) (*oauth2.Token, error) {
+	fetch := func(ctx context.Context) (*oauth2.Token, error) {
 		return ep.do(ctx, red, "", cc.Token)
-	}, cfg.Options)
+	}
+	var err error
+	if c.cache, c.shared, err = newCCCache(fetch, cfg.Store, cfg.SessionKey(""), ep.hc.Timeout, cfg.Options); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -178,8 +218,12 @@ func (c *CustomerClient) Token(ctx context.Context) (*oauth2.Token, error) {
 	return c.cache.Token(ctx)
 }
 
-// Invalidate drops the cached token if it is still accessToken.
+// Invalidate drops the cached token if it is still accessToken, and stops
+// taking it from a shared store.
 func (c *CustomerClient) Invalidate(accessToken string) bool {
+	if c.shared != nil {
+		c.shared.reject(accessToken)
+	}
 	return c.cache.Invalidate(accessToken)
 }
 
@@ -261,8 +305,12 @@ func NewTetheredClient(cfg TetheredConfig) (*TetheredClient, error) {
 	}
 	ep := &endpoint{hc: cfg.tokenHTTPClient(), now: cfg.now(),
 		reauth: "the Team Coordinator must authorise again by issuing a new refresh token (Institution tab, REST API access)"}
+	if err := checkStoreKey(store, cfg.SessionKey("")); err != nil {
+		return nil, err
+	}
 	rot := &rotator{
 		store:      store,
+		ttl:        cfg.leaseTTL(ep.hc.Timeout),
 		early:      cfg.early(),
 		now:        cfg.now(),
 		reauth:     ep.reauth,
@@ -270,6 +318,7 @@ func NewTetheredClient(cfg TetheredConfig) (*TetheredClient, error) {
 		configured: cfg.RefreshToken,
 		fallbackRT: cfg.RefreshToken,
 	}
+	rot.coord, _ = store.(Coordinator)
 	if cfg.RefreshToken != "" {
 		rot.current = &oauth2.Token{RefreshToken: cfg.RefreshToken}
 	}

@@ -33,9 +33,22 @@
 // programs. A redemption that fails in transit (timeout, 5xx) keeps the old
 // refresh token, since retrying is the only way to recover if PKB never saw
 // the request; if PKB did process it, the retry ends with ErrReauthorize.
-// The package does not lock the store across processes: two
-// processes sharing one store can still race, so give each process its own
-// session or serialise them yourself.
+//
+// # Several clients, processes or replicas on one session
+//
+// A store that implements [Coordinator] is shared safely: before redeeming,
+// a client takes the session's lease, re-reads the store and adopts a token
+// another holder already rotated, so each refresh token is redeemed exactly
+// once however many clients, processes or replicas share it. [FileStore]
+// does this with flock(2) for the clients and processes of one host; the
+// nested modules authn/redisstore and authn/pgstore do it for replicas on
+// Redis (or Valkey) and PostgreSQL, with optional encryption at rest
+// ([Keyring]). System and Customer clients given a Store share one access
+// token among replicas the same way. If a shared store cannot be reached,
+// user and tethered clients fail with [ErrStoreUnavailable] rather than
+// redeem uncoordinated, while client-credentials clients fetch a token of
+// their own. [MemoryStore], and stores of your own without Coordinator,
+// are not locked: give each process its own session with those.
 //
 // # Where credentials go
 //

@@ -202,9 +202,15 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 // refresh token has already been spent, so the new one is kept in memory and
 // Save is retried on the next Token call; no access token is handed out until
 // it succeeds, so that a crash cannot lose the session silently.
+//
+// With a shared store ([Coordinator]) other replicas cannot use the session
+// until the save succeeds, so the error also wraps [ErrReauthorize]: if the
+// save does not succeed before the lease ends, someone must authorise again,
+// as the message says.
 type PersistError struct {
-	msg string
-	err error
+	msg    string
+	err    error
+	shared bool
 }
 
 // Error says that the refresh token could not be persisted, with the
@@ -213,8 +219,14 @@ func (e *PersistError) Error() string {
 	return "authn: new refresh token could not be persisted; the session is kept in memory only: " + e.msg
 }
 
-// Unwrap returns ErrNotPersisted and the store's error.
-func (e *PersistError) Unwrap() []error { return []error{ErrNotPersisted, e.err} }
+// Unwrap returns ErrNotPersisted and the store's error, and for a shared
+// store also ErrStoreUnavailable and ErrReauthorize.
+func (e *PersistError) Unwrap() []error {
+	if e.shared {
+		return []error{ErrNotPersisted, ErrStoreUnavailable, ErrReauthorize, e.err}
+	}
+	return []error{ErrNotPersisted, e.err}
+}
 
 func newPersistError(err error, red *redact.Redactor) *PersistError {
 	return &PersistError{msg: line(red, err.Error()), err: err}

@@ -3,6 +3,7 @@ package authn
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,11 +15,22 @@ import (
 // store, or the same configuration after a restart), and the error must
 // say that the Team Coordinator has to issue a new one.
 func TestSpentConfiguredRefreshTokenIsNeverPresentedAgain(t *testing.T) {
+	// A FileStore is what a restart reads: the chain's origin must survive
+	// in the file, not only in memory.
+	stores := map[string]func(t *testing.T) TokenStore{
+		"memory": func(*testing.T) TokenStore { return NewMemoryStore(nil) },
+		"file":   func(t *testing.T) TokenStore { return NewFileStore(filepath.Join(t.TempDir(), "token.json")) },
+	}
+	for name, newStore := range stores {
+		t.Run(name, func(t *testing.T) { testSpentConfiguredRefreshToken(t, newStore(t)) })
+	}
+}
+
+func testSpentConfiguredRefreshToken(t *testing.T, store TokenStore) {
 	as := newFakeAS(t)
 	as.expiresIn = 300
 	clock := newFakeClock()
 	rt0 := as.issueRT()
-	store := NewMemoryStore(nil)
 	c := newTethered(t, as, store, rt0, clock)
 	ctx := context.Background()
 	for range 3 {

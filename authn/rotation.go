@@ -24,12 +24,15 @@ import (
 // serialises fetches for real: the second fetch then re-reads the store,
 // sees the rotated token and never presents the spent one.
 type rotator struct {
-	store  TokenStore
+	store TokenStore
+	// coord is store as a Coordinator, or nil; ttl is its lease length.
+	coord  Coordinator
+	ttl    time.Duration
 	early  time.Duration
 	now    func() time.Time
 	reauth string
 	// redeem performs one refresh_token grant and marks the new token as
-	// descending from origin (see originKey) if origin is not empty.
+	// descending from origin (see OriginExtra) if origin is not empty.
 	redeem func(ctx context.Context, refreshToken, origin string) (*oauth2.Token, error)
 	// secrets returns the values to redact from store errors.
 	secrets func() []string
@@ -39,9 +42,14 @@ type rotator struct {
 	mu       sync.Mutex
 	current  *oauth2.Token // last token saved or loaded; memory may be ahead of the store only when unsaved
 	unsaved  bool
+	version  uint64 // coord's version of current (of the token it replaced, while unsaved)
+	held     Lease  // lease kept while an unsaved token waits to be saved
 	rejected string // access token a caller reported as refused (401)
-	deadRT   string // refresh token the server said is dead
-	deadErr  error
+	// refused are the last access tokens callers reported as refused.
+	refused   [4]string
+	refusedAt int
+	deadRT    string // refresh token the server said is dead
+	deadErr   error
 	// configured is the refresh token from the configuration, if any.
 	configured string
 	// fallbackRT is the configured refresh token while it may still be
@@ -82,25 +90,49 @@ func (r *rotator) scopes() []string {
 func (r *rotator) reject(accessToken string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	// Every refused token is remembered, not only the current one: with a
+	// shared store a 401 can arrive for a token this process has already
+	// replaced while another replica's copy of the store still holds it.
+	if accessToken == "" || slices.Contains(r.refused[:], accessToken) {
+		return
+	}
+	r.refused[r.refusedAt%len(r.refused)] = accessToken
+	r.refusedAt++
 	if r.current != nil && r.current.AccessToken == accessToken {
 		r.rejected = accessToken
 	}
 }
 
 // usable reports whether tok's access token can be handed out without a
-// redemption. A stored token's lifetime is unknown, so the full early window
-// applies.
+// redemption: the same rule as the Cache's, so that every holder of a
+// shared store agrees when a token is due. A token whose lifetime is
+// unknown gets the full early window.
 func (r *rotator) usable(tok *oauth2.Token) bool {
 	r.mu.Lock()
 	rejected := r.rejected
+	refused := tok != nil && tok.AccessToken != "" && slices.Contains(r.refused[:], tok.AccessToken)
 	r.mu.Unlock()
+	return !refused && fresh(tok, rejected, r.now(), r.early)
+}
+
+// fresh reports whether tok is not yet due for refresh at now.
+func fresh(tok *oauth2.Token, rejected string, now time.Time, early time.Duration) bool {
 	if tok == nil || tok.AccessToken == "" || tok.AccessToken == rejected {
 		return false
 	}
 	if tok.Expiry.IsZero() {
 		return true
 	}
-	return r.now().Add(r.early).Before(tok.Expiry)
+	return now.Before(refreshTime(obtainedAt(tok, time.Time{}), tok.Expiry, early))
+}
+
+// obtainedAt is when tok was issued, from its granted lifetime, or def
+// when that is unknown.
+func obtainedAt(tok *oauth2.Token, def time.Time) time.Time {
+	if tok.ExpiresIn > 0 && !tok.Expiry.IsZero() {
+		return tok.Expiry.Add(-time.Duration(tok.ExpiresIn) * time.Second)
+	}
+	return def
 }
 
 // install records tok as the session and saves it. The store is written
@@ -132,12 +164,32 @@ func (r *rotator) flush(ctx context.Context) (*oauth2.Token, error) {
 func (r *rotator) adopt(ctx context.Context, tok *oauth2.Token) (*oauth2.Token, error) {
 	r.fetchMu.Lock()
 	defer r.fetchMu.Unlock()
+	if r.coord != nil {
+		// A new login replaces whatever the session was, under the lease
+		// so that it does not land in the middle of a redemption.
+		lease, err := lockWait(ctx, r.coord, r.ttl, func() (bool, error) { return false, nil })
+		if err != nil {
+			return nil, r.storeErr("lock", err)
+		}
+		defer r.releaseUnlessHeld(ctx, lease)
+		_, ver, err := r.coord.LoadVersion(ctx)
+		if err != nil {
+			return nil, r.storeErr("load", err)
+		}
+		r.mu.Lock()
+		r.version = ver
+		r.mu.Unlock()
+		return r.installShared(ctx, lease, tok)
+	}
 	return r.install(ctx, tok)
 }
 
 func (r *rotator) fetch(ctx context.Context) (*oauth2.Token, error) {
 	r.fetchMu.Lock()
 	defer r.fetchMu.Unlock()
+	if r.coord != nil {
+		return r.fetchShared(ctx)
+	}
 
 	r.mu.Lock()
 	unsaved := r.unsaved
@@ -164,6 +216,17 @@ func (r *rotator) fetch(ctx context.Context) (*oauth2.Token, error) {
 	if cur == nil || cur.RefreshToken == "" {
 		return nil, errNoSession(r.reauth)
 	}
+	tok, err := r.redeemChain(ctx, cur)
+	if err != nil {
+		return nil, err
+	}
+	return r.install(ctx, tok)
+}
+
+// redeemChain redeems cur's refresh token; when the chain turns out to be
+// dead it tries the configured refresh token once, if it is not spent, and
+// otherwise says that the configured one is spent.
+func (r *rotator) redeemChain(ctx context.Context, cur *oauth2.Token) (*oauth2.Token, error) {
 	tok, err := r.redeemOnce(ctx, cur.RefreshToken, r.chainOrigin(cur))
 	if err != nil && errors.Is(err, ErrReauthorize) {
 		if fb := r.takeFallback(cur.RefreshToken); fb != "" {
@@ -172,10 +235,7 @@ func (r *rotator) fetch(ctx context.Context) (*oauth2.Token, error) {
 			err = withHint(err, "the configured RefreshToken started the session that ended and is spent, so it is not presented again; configure the new one")
 		}
 	}
-	if err != nil {
-		return nil, err
-	}
-	return r.install(ctx, tok)
+	return tok, err
 }
 
 // reload adopts whatever the store holds. The store wins over memory because
@@ -201,11 +261,11 @@ func (r *rotator) reload(ctx context.Context) error {
 	return nil
 }
 
-// originKey is the token extra that names the chain a token belongs to: a
-// fingerprint of the configured refresh token the chain was started from.
-// Stores that keep it let every client on the store, and the same
-// configuration after a restart, know that the configured token is spent.
-const originKey = "pkbgo_origin"
+// OriginExtra is the token extra that names the chain a token belongs to:
+// a one-way fingerprint of the configured refresh token that started it.
+// A TokenStore must keep it beside the granted scope, so that after a
+// restart a spent configured refresh token is never presented again.
+const OriginExtra = "pkbgo_origin"
 
 // originMark fingerprints a configured refresh token. The hash is one-way,
 // and the token it names is spent by the time the mark is stored.
@@ -221,7 +281,7 @@ func originOf(tok *oauth2.Token) string {
 	if tok == nil {
 		return ""
 	}
-	s, _ := tok.Extra(originKey).(string)
+	s, _ := tok.Extra(OriginExtra).(string)
 	return s
 }
 

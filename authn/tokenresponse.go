@@ -132,7 +132,7 @@ func objectMembers(body []byte) ([]member, bool) {
 }
 
 // withOrigin returns tok with its extra fields rebuilt from the response
-// x/oauth2 parsed, the way x/oauth2 builds them, and originKey set to
+// x/oauth2 parsed, the way x/oauth2 builds them, and OriginExtra set to
 // origin (or removed when origin is empty). oauth2.Token cannot list its
 // extras, so they are read again from the body.
 func withOrigin(tok *oauth2.Token, cp *capture, origin string) *oauth2.Token {
@@ -145,17 +145,17 @@ func withOrigin(tok *oauth2.Token, cp *capture, origin string) *oauth2.Token {
 		if vals == nil {
 			vals = url.Values{}
 		}
-		vals.Del(originKey)
+		vals.Del(OriginExtra)
 		if origin != "" {
-			vals.Set(originKey, origin)
+			vals.Set(OriginExtra, origin)
 		}
 		return tok.WithExtra(vals)
 	}
 	m := map[string]any{}
 	json.Unmarshal(body, &m) // no error check, as in x/oauth2: extras are optional
-	delete(m, originKey)
+	delete(m, OriginExtra)
 	if origin != "" {
-		m[originKey] = origin
+		m[OriginExtra] = origin
 	}
 	return tok.WithExtra(m)
 }

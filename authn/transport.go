@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -41,6 +42,24 @@ type Options struct {
 	EarlyExpiry time.Duration
 	// Now replaces time.Now, for tests. All expiry arithmetic uses it.
 	Now func() time.Time
+	// LeaseTTL is how long a client holds the lease of a shared store
+	// ([Coordinator]) while it refreshes; a holder that dies blocks the
+	// session's refreshes for at most this long. Zero means the token
+	// request timeout plus 15 s (45 s by default). A redemption is always
+	// cut short before its lease can end.
+	LeaseTTL time.Duration
+	// Logger receives the rare events worth an operator's attention, such
+	// as a client-credentials client falling back to a token of its own
+	// while its shared store is down (logged once per outage). Nil means
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+func (o Options) logger() *slog.Logger {
+	if o.Logger != nil {
+		return o.Logger
+	}
+	return slog.Default()
 }
 
 func (o Options) now() func() time.Time {
@@ -198,7 +217,7 @@ type endpoint struct {
 }
 
 // do runs f, a token request, with the dedicated client; a successful
-// token carries origin under originKey (any value the server sent there is
+// token carries origin under OriginExtra (any value the server sent there is
 // dropped).
 func (e *endpoint) do(ctx context.Context, red *redact.Redactor, origin string, f func(ctx context.Context) (*oauth2.Token, error)) (*oauth2.Token, error) {
 	cp := &capture{}
@@ -214,7 +233,7 @@ func (e *endpoint) do(ctx context.Context, red *redact.Redactor, origin string, 
 		d, known = lifetime(tok.Extra("expires_in"))
 	}
 	tok = stampExpiry(tok, start, d, known)
-	if origin != "" || tok.Extra(originKey) != nil {
+	if origin != "" || tok.Extra(OriginExtra) != nil {
 		tok = withOrigin(tok, cp, origin)
 	}
 	return tok, nil

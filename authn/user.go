@@ -81,14 +81,19 @@ func NewUserClient(cfg UserConfig) (*UserClient, error) {
 	}
 	c.ep = &endpoint{hc: cfg.tokenHTTPClient(), now: cfg.now(),
 		reauth: "the user must authorise again: run the authorization-code login"}
+	if err := checkStoreKey(cfg.Store, cfg.SessionKey("")); err != nil {
+		return nil, err
+	}
 	c.rot = &rotator{
 		store:   cfg.Store,
+		ttl:     cfg.leaseTTL(c.ep.hc.Timeout),
 		early:   cfg.early(),
 		now:     cfg.now(),
 		reauth:  c.ep.reauth,
 		secrets: func() []string { return []string{cfg.ClientSecret} },
 		redeem:  c.refresh,
 	}
+	c.rot.coord, _ = cfg.Store.(Coordinator)
 	c.cache = NewCache(c.rot.fetch, cfg.Options)
 	return c, nil
 }

@@ -38,6 +38,16 @@
 // httptest.NewServer) or [NewSimulator] and [Simulator.Start] in a program;
 // [Simulator.Environment] points the authn and wrappers packages at it.
 //
+// # Fleet tests
+//
+// [WithAccessTokenTTL] (pkb serve --access-token-ttl) shortens every access
+// token's lifespan, so that a fleet of clients sharing one session rotates
+// its refresh token every second or two. GET /_sim/stats ([Stats]) returns
+// JSON counters since start: token requests per client type and grant,
+// refresh-token redemptions, reuse detections and the sessions they killed,
+// and API calls by status. A fleet that coordinates correctly shows as many
+// redemptions as rotations and no reuse detection.
+//
 // # Seeded clients
 //
 // Unless [WithoutDefaultClients] is given, a new server knows these obviously

@@ -135,6 +135,7 @@ type AuthServer struct {
 	session   time.Duration
 	faults    map[Endpoint]*Fault
 	counts    map[Endpoint]int
+	stats     *stats
 }
 
 var _ http.Handler = (*AuthServer)(nil)
@@ -196,6 +197,7 @@ func NewAuthServer(opts ...Option) *AuthServer {
 		session:   st.session,
 		faults:    map[Endpoint]*Fault{},
 		counts:    map[Endpoint]int{},
+		stats:     newStats(),
 	}
 	var clients []Client
 	if !st.noDefaults {

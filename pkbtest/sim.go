@@ -107,6 +107,17 @@ func WithPageSize(n int) SimOption {
 // route template, status, duration; never URLs, which carry NHS numbers).
 func WithLogger(l *slog.Logger) SimOption { return func(s *simSettings) { s.logger = l } }
 
+// WithAccessTokenTTL sets the lifespan of the access tokens of every client
+// type, e.g. 2 s to make a fleet of clients refresh constantly. expires_in
+// reports it in whole seconds, so use at least 1 s.
+func WithAccessTokenTTL(d time.Duration) SimOption {
+	return func(s *simSettings) {
+		for _, t := range []ClientType{ClientTypeUser, ClientTypeTethered, ClientTypeSystem, ClientTypeCustomer} {
+			s.authOpts = append(s.authOpts, WithAccessTokenLifespan(t, d))
+		}
+	}
+}
+
 // WithAuthOptions passes options to the embedded AuthServer, e.g. extra
 // clients or token lifespans.
 func WithAuthOptions(opts ...Option) SimOption {
@@ -154,6 +165,7 @@ func NewSimulator(opts ...SimOption) (*Simulator, error) {
 	}
 	s.data = seed(st.seed)
 	s.auth.Routes(s.mux)
+	s.mux.HandleFunc("/_sim/stats", s.handleStats)
 	for _, f := range fams {
 		s.mux.Handle(f.prefix+"/", s.familyHandler(f))
 	}

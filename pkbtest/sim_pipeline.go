@@ -98,6 +98,7 @@ func (s *Simulator) familyHandler(f *family) http.Handler {
 		sw := &statusWriter{ResponseWriter: rw}
 		routeName := "(unrouted)"
 		defer func() {
+			s.auth.stats.apiCall(sw.status)
 			s.log.Debug("pkbtest request", "family", string(f.id), "method", r.Method, "route", routeName, "status", sw.status, "duration", time.Since(start))
 		}()
 

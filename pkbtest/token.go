@@ -127,6 +127,11 @@ func (s *AuthServer) tokenHandler(ep Endpoint) http.Handler {
 		grantType := r.PostForm.Get("grant_type")
 		clientID, secret, basic := clientFromRequest(r)
 		client, known := s.store.client(clientID)
+		if known {
+			s.stats.tokenRequest(string(client.typ), grantType)
+		} else {
+			s.stats.tokenRequest("unknown", grantType)
+		}
 
 		switch ep {
 		case EndpointSystemToken:
@@ -195,6 +200,12 @@ func (s *AuthServer) tokenHandler(ep Endpoint) http.Handler {
 		if err != nil {
 			if rfc := fosite.ErrorToRFC6749Error(err); rfc.ErrorField == "invalid_grant" && sessionID != "" {
 				if reused || killed {
+					s.stats.add(func(st *stats) {
+						st.reused++
+						if !killed {
+							st.killed++
+						}
+					})
 					s.killSession(sessionID)
 					writeSessionError(w, CodeSessionInvalid, "the API session was invalidated because a refresh token was used more than once")
 					return
@@ -221,6 +232,9 @@ func (s *AuthServer) tokenHandler(ep Endpoint) http.Handler {
 		if err != nil {
 			writeFositeError(w, ep, err)
 			return
+		}
+		if grantType == "refresh_token" {
+			s.stats.add(func(st *stats) { st.redeemed++ })
 		}
 		expiresIn := int64(s.accessLifespan(fc.typ).Round(time.Second) / time.Second)
 		scope := strings.Join(ar.GetGrantedScopes(), " ")

@@ -72,7 +72,7 @@ func addCommon(fs *flag.FlagSet, cf *commonFlags) {
 	fs.StringVar(&cf.orgID, "org-id", "", "System Client organisation public id ("+envOrgID+")")
 	fs.StringVar(&cf.customer, "customer", "", "Customer System Client's customer name ("+envCustomer+")")
 	fs.StringVar(&cf.fhirVersion, "fhir-version", "", "Customer endpoint FHIR version: r4 | stu3 ("+envFHIRVersion+", default r4)")
-	fs.StringVar(&cf.tokenStore, "token-store", "", "token file of user and tethered clients ("+envTokenStore+")")
+	fs.StringVar(&cf.tokenStore, "token-store", "", "token file of user and tethered clients, or a redis:// or postgres:// URL shared by replicas ("+envTokenStore+"; a URL with a password only there)")
 	fs.BoolVar(&cf.json, "json", false, "print JSON on stdout")
 	fs.DurationVar(&cf.timeout, "timeout", defaultTimeout, "give up after this long")
 }
@@ -240,7 +240,12 @@ func (c *cli) resolve(cf *commonFlags) (*settings, error) {
 		return nil, badValue(fromFlag, "scope", envScope, "unknown user type %q (want PATIENT, CLINICIAN or TEAMCOORD)", v)
 	}
 
-	s.tokenStore, _ = c.pick(cf.tokenStore, envTokenStore)
+	s.tokenStore, fromFlag = c.pick(cf.tokenStore, envTokenStore)
+	if s.tokenStore != "" {
+		if err := checkStoreSetting(s.tokenStore, fromFlag); err != nil {
+			return nil, err
+		}
+	}
 	if s.tokenStore == "" && (s.clientType == authn.ClientUser || s.clientType == authn.ClientTethered) {
 		dir, err := os.UserConfigDir()
 		if err != nil {
@@ -284,7 +289,7 @@ func (s *settings) customerURL() (string, error) {
 type session struct {
 	s        *settings
 	src      authn.Source
-	store    *authn.FileStore
+	store    authn.TokenStore
 	families []family // the first FHIR family is the default for get/search
 }
 
@@ -322,10 +327,19 @@ func (s *settings) requireSecret() error {
 	return nil
 }
 
+// sharedStore returns the token store client-credentials clients share, or
+// nil when PKB_TOKEN_STORE is not a Redis or PostgreSQL URL.
+func (c *cli) sharedStore(ctx context.Context, s *settings, key authn.SessionKey) (authn.TokenStore, error) {
+	if s.tokenStore == "" || storeKindOf(s.tokenStore) == storeFile {
+		return nil, nil
+	}
+	return c.openStore(ctx, s, key)
+}
+
 // tokenSource builds the authn source for the configured client type,
 // without I/O (the token store is read for tethered clients). Every token
 // the source hands out is recorded as a secret this invocation never prints.
-func (c *cli) tokenSource(ctx context.Context, s *settings) (authn.Source, *authn.FileStore, error) {
+func (c *cli) tokenSource(ctx context.Context, s *settings) (authn.Source, authn.TokenStore, error) {
 	src, store, err := c.newTokenSource(ctx, s)
 	if err != nil {
 		return nil, nil, err
@@ -333,7 +347,7 @@ func (c *cli) tokenSource(ctx context.Context, s *settings) (authn.Source, *auth
 	return recordingSource{Source: src, secrets: c.secrets}, store, nil
 }
 
-func (c *cli) newTokenSource(ctx context.Context, s *settings) (authn.Source, *authn.FileStore, error) {
+func (c *cli) newTokenSource(ctx context.Context, s *settings) (authn.Source, authn.TokenStore, error) {
 	if s.clientID == "" {
 		return nil, nil, missingEnv("client id", envClientID, "client-id")
 	}
@@ -346,23 +360,38 @@ func (c *cli) newTokenSource(ctx context.Context, s *settings) (authn.Source, *a
 		if s.orgID == "" {
 			return nil, nil, missingEnv("organisation public id for X-Org-Public-Id", envOrgID, "org-id")
 		}
-		src, err := authn.NewSystemClient(authn.SystemConfig{ClientID: s.clientID, ClientSecret: s.secret, Environment: s.env, Options: opts})
+		cfg := authn.SystemConfig{ClientID: s.clientID, ClientSecret: s.secret, Environment: s.env, Options: opts}
+		store, err := c.sharedStore(ctx, s, cfg.SessionKey(""))
+		if err != nil {
+			return nil, nil, err
+		}
+		cfg.Store = store
+		src, err := authn.NewSystemClient(cfg)
 		return src, nil, err
 	case authn.ClientCustomer:
 		if err := s.requireSecret(); err != nil {
 			return nil, nil, err
 		}
-		src, err := authn.NewCustomerClient(authn.CustomerConfig{ClientID: s.clientID, ClientSecret: s.secret, Environment: s.env, Options: opts})
+		cfg := authn.CustomerConfig{ClientID: s.clientID, ClientSecret: s.secret, Environment: s.env, Options: opts}
+		store, err := c.sharedStore(ctx, s, cfg.SessionKey(""))
+		if err != nil {
+			return nil, nil, err
+		}
+		cfg.Store = store
+		src, err := authn.NewCustomerClient(cfg)
 		return src, nil, err
 	case authn.ClientUser:
-		store := authn.NewFileStore(s.tokenStore)
+		store, err := c.openStore(ctx, s, authn.UserConfig{ClientID: s.clientID, Environment: s.env}.SessionKey(""))
+		if err != nil {
+			return nil, nil, err
+		}
 		tok, err := store.Load(ctx)
 		if err != nil {
-			return nil, nil, configErrorf("token store: %v", err)
+			return nil, nil, c.storeError(err)
 		}
 		c.secrets.addToken(tok)
 		if tok == nil || (tok.AccessToken == "" && tok.RefreshToken == "") {
-			return nil, nil, configErrorf("not logged in: run 'pkb login' (the token store %s holds no session)", s.tokenStore)
+			return nil, nil, configErrorf("not logged in: run 'pkb login' (the token store %s holds no session)", redactStoreURL(s.tokenStore))
 		}
 		// The wrappers check the grant before any I/O, and before its first
 		// Token call a UserClient knows only the configured scope, not the
@@ -383,15 +412,18 @@ func (c *cli) newTokenSource(ctx context.Context, s *settings) (authn.Source, *a
 		if err := s.requireSecret(); err != nil {
 			return nil, nil, err
 		}
-		store := authn.NewFileStore(s.tokenStore)
+		store, err := c.openStore(ctx, s, authn.TetheredConfig{ClientID: s.clientID, Environment: s.env}.SessionKey(""))
+		if err != nil {
+			return nil, nil, err
+		}
 		if s.refreshToken == "" {
 			tok, err := store.Load(ctx)
 			if err != nil {
-				return nil, nil, configErrorf("token store: %v", err)
+				return nil, nil, c.storeError(err)
 			}
 			c.secrets.addToken(tok)
 			if tok == nil || tok.RefreshToken == "" {
-				return nil, nil, configErrorf("missing refresh token: set the environment variable %s to the refresh token a Team Coordinator issued (Institution tab, REST API access); it is used once and then rotated in %s", envRefreshToken, s.tokenStore)
+				return nil, nil, configErrorf("missing refresh token: set the environment variable %s to the refresh token a Team Coordinator issued (Institution tab, REST API access); it is used once and then rotated in %s", envRefreshToken, redactStoreURL(s.tokenStore))
 			}
 		}
 		src, err := authn.NewTetheredClient(authn.TetheredConfig{ClientID: s.clientID, ClientSecret: s.secret, Environment: s.env,

@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/pkbgo/pkb/authn"
+	"github.com/pkbgo/pkb/authn/pgstore"
 	"github.com/pkbgo/pkb/wrappers"
 )
 
@@ -99,6 +100,10 @@ func classify(err error) (int, string) {
 		return exitAuth, err.Error()
 	case errors.Is(err, authn.ErrTokenEndpoint):
 		return exitNetwork, err.Error()
+	case errors.Is(err, pgstore.ErrNoTable):
+		return exitAuth, err.Error() + " (run 'pkb migrate')"
+	case errors.Is(err, authn.ErrStoreUnavailable):
+		return exitNetwork, err.Error() + " (the shared token store " + envTokenStore + " is unreachable; retry when it is back)"
 	case errors.Is(err, context.Canceled):
 		return exitFailed, "interrupted"
 	case isNetworkError(err):

@@ -3,9 +3,18 @@ module github.com/pkbgo/pkb/cmd/pkb
 go 1.26.0
 
 require (
+	github.com/jackc/pgx/v5 v5.12.0
 	github.com/pkbgo/pkb v0.0.0
 	github.com/pkbgo/pkb/pkbtest v0.0.0
+	github.com/redis/go-redis/v9 v9.23.0
 	golang.org/x/oauth2 v0.38.0
+)
+
+require (
+	github.com/jackc/pgpassfile v1.0.0 // indirect
+	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
+	github.com/jackc/puddle/v2 v2.2.3 // indirect
+	go.uber.org/atomic v1.12.0 // indirect
 )
 
 require (
@@ -48,6 +57,8 @@ require (
 	github.com/ory/go-convenience v0.1.0 // indirect
 	github.com/ory/x v0.0.665 // indirect
 	github.com/pelletier/go-toml/v2 v2.0.9 // indirect
+	github.com/pkbgo/pkb/authn/pgstore v0.0.0
+	github.com/pkbgo/pkb/authn/redisstore v0.0.0
 	github.com/pkg/errors v0.9.1 // indirect
 	github.com/samber/lo v1.53.0 // indirect
 	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3 // indirect
@@ -81,8 +92,8 @@ require (
 	golang.org/x/mod v0.38.0 // indirect
 	golang.org/x/net v0.57.0 // indirect
 	golang.org/x/sync v0.22.0 // indirect
-	golang.org/x/sys v0.47.0 // indirect
-	golang.org/x/text v0.40.0 // indirect
+	golang.org/x/sys v0.48.0 // indirect
+	golang.org/x/text v0.41.0 // indirect
 	golang.org/x/tools v0.48.0 // indirect
 	google.golang.org/genproto v0.0.0-20231106174013-bbf56f31fb17 // indirect
 	google.golang.org/genproto/googleapis/api v0.0.0-20231106174013-bbf56f31fb17 // indirect
@@ -97,3 +108,7 @@ replace (
 	github.com/pkbgo/pkb => ../..
 	github.com/pkbgo/pkb/pkbtest => ../../pkbtest
 )
+
+replace github.com/pkbgo/pkb/authn/redisstore => ../../authn/redisstore
+
+replace github.com/pkbgo/pkb/authn/pgstore => ../../authn/pgstore

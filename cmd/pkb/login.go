@@ -43,9 +43,13 @@ func (c *cli) cmdLogin(ctx context.Context, args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	store := authn.NewFileStore(s.tokenStore)
-	uc, err := authn.NewUserClient(authn.UserConfig{ClientID: s.clientID, ClientSecret: s.secret, Environment: s.env,
-		Scope: s.scope, Store: store, Options: c.authnOptions()})
+	ucfg := authn.UserConfig{ClientID: s.clientID, ClientSecret: s.secret, Environment: s.env, Scope: s.scope, Options: c.authnOptions()}
+	store, err := c.openStore(ctx, s, ucfg.SessionKey(""))
+	if err != nil {
+		return err
+	}
+	ucfg.Store = store
+	uc, err := authn.NewUserClient(ucfg)
 	if err != nil {
 		return err
 	}
@@ -71,7 +75,7 @@ func (c *cli) cmdLogin(ctx context.Context, args []string) error {
 	if cf.json {
 		return writeJSON(c.stdout, info)
 	}
-	fmt.Fprintf(c.stdout, "Logged in to %s as %s; session saved to %s\n", s.envName, strings.Join(info.Scopes, " "), s.tokenStore)
+	fmt.Fprintf(c.stdout, "Logged in to %s as %s; session saved to %s\n", s.envName, strings.Join(info.Scopes, " "), redactStoreURL(s.tokenStore))
 	return nil
 }
 
@@ -128,7 +132,7 @@ func describeToken(ct authn.ClientType, tok *oauth2.Token, scopes []string, s *s
 		info.ExpiresInSeconds = max(0, int64(time.Until(tok.Expiry)/time.Second))
 	}
 	if ct == authn.ClientUser || ct == authn.ClientTethered {
-		info.TokenStore = s.tokenStore
+		info.TokenStore = redactStoreURL(s.tokenStore)
 	}
 	if s.baseURL != "" {
 		info.Environment = s.baseURL

@@ -60,6 +60,8 @@ type cli struct {
 	secrets *secrets
 	// rawStdout bypasses the redaction, for the token --show-token prints.
 	rawStdout io.Writer
+	// closers release shared token-store connections at exit.
+	closers []func()
 }
 
 const usageText = `pkb: command-line client for the Patients Know Best API
@@ -74,6 +76,7 @@ Usage:
   pkb op     <operationId> [param=value ...] [--body file|-]
   pkb ops                                        operations the client may call
   pkb drift  [--statement file] [--json]         Facade CapabilityStatement drift vs facade.yaml
+  pkb migrate                                    create the PostgreSQL token-store table
 
 Configuration (flags override the environment):
   PKB_ENV            --env           sandbox (default) | uk-production
@@ -85,7 +88,11 @@ Configuration (flags override the environment):
   PKB_CUSTOMER       --customer      customer name, the sub-domain of the Customer FHIR API
   PKB_FHIR_VERSION   --fhir-version  r4 (default) | stu3: the Customer endpoint's FHIR version
   PKB_SCOPE          --scope         user type to log in as: PATIENT | CLINICIAN | TEAMCOORD
-  PKB_TOKEN_STORE    --token-store   token file (default: <user config dir>/pkb/tokens/...)
+  PKB_TOKEN_STORE    --token-store   token file (default: <user config dir>/pkb/tokens/...), or a
+                                     redis://, rediss:// or postgres:// URL shared by replicas
+                                     (a URL with a password in the environment only; never printed)
+  PKB_TOKEN_KEYS                     shared stores: AES-256 keys "id:base64,..." (first encrypts)
+  PKB_TOKEN_SESSION                  shared stores: session name (default "default")
   PKB_REFRESH_TOKEN                  tethered client: the refresh token a Team Coordinator issued
                                      (environment only; used once, then rotated in the token store)
 
@@ -110,11 +117,18 @@ func (c *cli) run(ctx context.Context, args []string) int {
 	// environment, and the tokens seen later, never reach the terminal, and
 	// neither do escape sequences a server slipped into its text.
 	c.secrets = &secrets{}
-	c.secrets.add(c.getenv(envClientSecret), c.getenv(envRefreshToken), strings.TrimSpace(c.getenv(envRefreshToken)))
+	c.secrets.add(c.getenv(envClientSecret), c.getenv(envRefreshToken), strings.TrimSpace(c.getenv(envRefreshToken)), c.getenv(envTokenKeys))
+	c.secrets.add(storeSecrets(c.getenv(envTokenStore))...)
 	c.secrets.addUserinfo(c.getenv(envBaseURL))
+	c.secrets.addUserinfo(c.getenv(envTokenStore))
 	c.rawStdout = c.stdout
 	c.stdout = &termWriter{w: c.stdout, secrets: c.secrets}
 	c.stderr = &termWriter{w: c.stderr, secrets: c.secrets}
+	defer func() {
+		for _, f := range c.closers {
+			f()
+		}
+	}()
 
 	if len(args) == 0 {
 		fmt.Fprint(c.stderr, usageText)
@@ -144,6 +158,8 @@ func (c *cli) run(ctx context.Context, args []string) int {
 		err = c.cmdOps(ctx, rest)
 	case "drift":
 		err = c.cmdDrift(ctx, rest)
+	case "migrate":
+		err = c.cmdMigrate(ctx, rest)
 	default:
 		err = usageErrorf("unknown command %q", cmd)
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/pkbgo/pkb/pkbtest"
 )
@@ -40,6 +41,7 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 		pageSize int
 		quiet    bool
 		asJSON   bool
+		ttl      time.Duration
 	)
 	fs := c.newFlagSet("serve", "[flags]\n\nRuns the offline PKB simulator (token endpoints and every API family, with\n"+
 		"synthetic data) until interrupted. Its credentials are fake and printed on start.")
@@ -48,11 +50,15 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 	fs.IntVar(&pageSize, "page-size", pkbtest.DefaultPageSize, "default search page size")
 	fs.BoolVar(&quiet, "quiet", false, "do not log requests to stderr")
 	fs.BoolVar(&asJSON, "json", false, "print the URLs and credentials as JSON")
+	fs.DurationVar(&ttl, "access-token-ttl", 0, "lifespan of every access token, e.g. 2s for fleet tests (default: PKB's per client type; at least 1s)")
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	if pageSize <= 0 {
 		return usageErrorf("--page-size must be positive")
+	}
+	if ttl != 0 && ttl < time.Second {
+		return usageErrorf("--access-token-ttl must be at least 1s (expires_in is in whole seconds)")
 	}
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -63,6 +69,9 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 	}
 
 	opts := []pkbtest.SimOption{pkbtest.WithSeed(seed), pkbtest.WithPageSize(pageSize)}
+	if ttl > 0 {
+		opts = append(opts, pkbtest.WithAccessTokenTTL(ttl))
+	}
 	if !quiet {
 		opts = append(opts, pkbtest.WithLogger(slog.New(slog.NewTextHandler(c.stderr, nil))))
 	}
@@ -151,5 +160,6 @@ func printServeInfo(c *cli, info serveInfo) {
 	fmt.Fprintf(w, "  pkb search Patient 'identifier=%s|%s'\n", nhsNumberSystem, info.NHSNumber)
 	fmt.Fprintf(w, "  pkb get Patient/%s\n", info.PatientID)
 	fmt.Fprintln(w, "Other languages: point your client's base URLs at the table above.")
+	fmt.Fprintf(w, "Counters (token requests, refresh-token redemptions, reuse detections, API calls): GET %s/_sim/stats\n", info.URL)
 	fmt.Fprintln(w, strings.Repeat("-", 20)+" serving until Ctrl-C (request log on stderr)")
 }
