@@ -103,8 +103,9 @@ func WithPageSize(n int) SimOption {
 	}
 }
 
-// WithLogger sets where the simulator logs one line per API request (method,
-// route template, status, duration; never URLs, which carry NHS numbers).
+// WithLogger sets where the simulator logs one Info line per request, token
+// endpoints included (method, route template, status, duration; never URLs,
+// which carry NHS numbers, nor headers, which carry tokens).
 func WithLogger(l *slog.Logger) SimOption { return func(s *simSettings) { s.logger = l } }
 
 // WithAccessTokenTTL sets the lifespan of the access tokens of every client
@@ -291,10 +292,69 @@ func (s *Simulator) ServedOperations() map[string]int {
 	return maps.Clone(s.served)
 }
 
-// ServeHTTP serves the token endpoints and every endpoint family.
+// ServeHTTP serves the token endpoints and every endpoint family, and logs
+// one Info line per request (see WithLogger).
 func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.mux.ServeHTTP(w, r)
+	start := time.Now()
+	_, pattern := s.mux.Handler(r)
+	route := &requestRoute{name: pattern}
+	if pattern == "" {
+		route.name = "(unrouted)"
+	}
+	lw := &logWriter{ResponseWriter: w}
+	defer func() {
+		// Method, route template, status and duration only: URLs carry NHS
+		// numbers and ids, headers carry tokens.
+		s.log.Info("pkbtest request", "method", r.Method, "route", route.name, "status", lw.status, "duration", time.Since(start))
+	}()
+	s.mux.ServeHTTP(lw, r.WithContext(context.WithValue(r.Context(), routeKey{}, route)))
 }
+
+// requestRoute is where a family handler records the route template it
+// matched, for the request log.
+type requestRoute struct{ name string }
+
+type routeKey struct{}
+
+// setRoute records the matched route template for the request log.
+func setRoute(r *http.Request, name string) {
+	if rr, ok := r.Context().Value(routeKey{}).(*requestRoute); ok {
+		rr.name = name
+	}
+}
+
+// logWriter remembers the status for the request log.
+type logWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+// WriteHeader records the first status sent.
+func (w *logWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Write implies 200 when no status was sent.
+func (w *logWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+// Flush lets handlers flush through the log writer.
+func (w *logWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap gives http.ResponseController the underlying writer (hijacking
+// for FaultDown).
+func (w *logWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Browse plays the user's browser for a User Client login: it opens authURL
 // (from authn's AuthCodeURL or LoginLoopback) and follows the redirect back

@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/getkin/kin-openapi/routers"
 
@@ -94,13 +93,9 @@ func (w *statusWriter) Write(p []byte) (int, error) {
 
 func (s *Simulator) familyHandler(f *family) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		start := time.Now()
 		sw := &statusWriter{ResponseWriter: rw}
-		routeName := "(unrouted)"
-		defer func() {
-			s.auth.stats.apiCall(sw.status)
-			s.log.Debug("pkbtest request", "family", string(f.id), "method", r.Method, "route", routeName, "status", sw.status, "duration", time.Since(start))
-		}()
+		setRoute(r, f.prefix+" (unrouted)")
+		defer func() { s.auth.stats.apiCall(sw.status) }()
 
 		c := &call{s: s, fam: f, w: sw, r: r, query: r.URL.Query()}
 		route, params, err := f.router.FindRoute(r)
@@ -116,7 +111,7 @@ func (s *Simulator) familyHandler(f *family) http.Handler {
 			return
 		}
 		c.route, c.params = route, params
-		routeName = route.Path
+		setRoute(r, f.prefix+route.Path)
 		op, ok := access.Lookup(f.id, route.Operation.OperationID)
 		if !ok {
 			c.fail(http.StatusInternalServerError, "exception", "", "operation "+route.Operation.OperationID+" missing from the access table")

@@ -323,12 +323,14 @@ func TestSeedIsDeterministic(t *testing.T) {
 }
 
 // TestStartup reports how long building a simulator takes (the first one
-// in a process loads the OpenAPI documents) and checks that the request log
-// names route templates, never URLs with identifiers.
+// in a process loads the OpenAPI documents) and checks the request log: one
+// Info line per request, token endpoints and /_sim included, naming route
+// templates, never URLs with identifiers, tokens or secrets.
 func TestStartup(t *testing.T) {
 	start := time.Now()
 	var logBuf safeBuffer
-	s, err := pkbtest.NewSimulator(pkbtest.WithLogger(slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	// The default handler level is Info, as in pkb serve.
+	s, err := pkbtest.NewSimulator(pkbtest.WithLogger(slog.New(slog.NewTextHandler(&logBuf, nil))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,11 +345,37 @@ func TestStartup(t *testing.T) {
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("no token: %d", resp.StatusCode)
 	}
-	if l := logBuf.String(); !strings.Contains(l, "route=/Patient") || !strings.Contains(l, "status=401") || strings.Contains(l, pkbtest.SeedPatientNHSNumber) {
-		t.Errorf("request log: %s", l)
+	tok := token(t, systemSource(t, s))
+	resp, _ = raw(t, "GET", s.Environment().FacadeURL+"/Patient/"+pkbtest.SeedPatientID, tok, orgHeader, "")
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("read patient: %d", resp.StatusCode)
+	}
+	resp, _ = raw(t, "GET", s.URL()+"/_sim/stats", "", nil, "")
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("stats: %d", resp.StatusCode)
 	}
 	if err := s.Close(); err != nil {
 		t.Error(err)
+	}
+	lines := strings.Split(strings.TrimSpace(logBuf.String()), "\n")
+	want := []string{
+		"method=GET route=/fhir/Patient status=401",
+		"method=POST route=/api/oauth/token status=200",
+		"method=GET route=/fhir/Patient/{id} status=200",
+		"method=GET route=/_sim/stats status=200",
+	}
+	if len(lines) != len(want) {
+		t.Fatalf("%d log lines for %d requests:\n%s", len(lines), len(want), logBuf.String())
+	}
+	for i, l := range lines {
+		if !strings.Contains(l, "level=INFO") || !strings.Contains(l, want[i]) || !strings.Contains(l, "duration=") {
+			t.Errorf("log line %d = %q, want an INFO line with %q and a duration", i, l, want[i])
+		}
+	}
+	for _, secret := range []string{pkbtest.SeedPatientNHSNumber, pkbtest.SeedPatientID, tok, pkbtest.DefaultClientSecret} {
+		if strings.Contains(logBuf.String(), secret) {
+			t.Errorf("the request log contains %q", secret)
+		}
 	}
 }
 
