@@ -166,7 +166,7 @@ func NewSimulator(opts ...SimOption) (*Simulator, error) {
 	}
 	s.data = seed(st.seed)
 	s.auth.Routes(s.mux)
-	s.mux.HandleFunc("/_sim/stats", s.handleStats)
+	s.adminRoutes()
 	for _, f := range fams {
 		s.mux.Handle(f.prefix+"/", s.familyHandler(f))
 	}

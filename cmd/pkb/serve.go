@@ -153,7 +153,8 @@ func printServeInfo(c *cli, info serveInfo) {
 	}
 	t.write(w)
 	fmt.Fprintf(w, "\nSeed data: organisation %s, patient %s (NHS number %s).\n", info.OrgPublicID, info.PatientID, info.NHSNumber)
-	fmt.Fprintf(w, "Tethered refresh token (single-use; rotated into the token store on first use):\n  %s\n\n", info.Clients[3].RefreshToken)
+	fmt.Fprintf(w, "Tethered refresh token (single-use; rotated into the token store on first use):\n  %s\n", info.Clients[3].RefreshToken)
+	fmt.Fprintf(w, "Another tethered session without a restart: curl -X POST %s/_sim/tethered-tokens\n\n", info.URL)
 	fmt.Fprintln(w, "Try it from another shell:")
 	fmt.Fprintf(w, "  export PKB_BASE_URL=%s PKB_CLIENT_TYPE=system PKB_CLIENT_ID=%s PKB_CLIENT_SECRET=%s PKB_ORG_ID=%s\n",
 		info.URL, pkbtest.DefaultSystemClientID, pkbtest.DefaultClientSecret, info.OrgPublicID)
