@@ -90,6 +90,56 @@ func TestMessaging(t *testing.T) {
 	}
 }
 
+// TestMessagingStoresWhatWasSent: a patient created through
+// $process-message has the demographics the message sent, trimmed, and
+// nothing invented; an update leaves what it omits unchanged (docs/pkb-api.md
+// §2.2, §5.2).
+func TestMessagingStoresWhatWasSent(t *testing.T) {
+	s := newSim(t)
+	tok := token(t, systemSource(t, s))
+	env := s.Environment()
+	send := func(p string) obj {
+		t.Helper()
+		resp, m := raw(t, http.MethodPost, env.MessagingURL+"/Patient/$process-message", tok, orgHeader, p)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("$process-message: %s %v", resp.Status, m)
+		}
+		resp, m = raw(t, http.MethodGet, env.FacadeURL+"/Patient/"+get(m, "id").(string), tok, orgHeader, "")
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("read: %s %v", resp.Status, m)
+		}
+		return m
+	}
+	const nhs = "9990001049"
+	pat := func(extra string) string {
+		return `{"resourceType":"Patient","identifier":[{"system":"` + nhsSystem + `","value":"` + nhs + `"}],
+			"name":[{"family":"Testpatient","given":[" Wren "]}],"birthDate":"1985-05-05","gender":"female"` + extra + `}`
+	}
+	m := send(pat(`,"telecom":[{"system":"email","value":"wren@example.invalid "}]`))
+	if m["address"] != nil {
+		t.Errorf("an address was invented: %v", m["address"])
+	}
+	if tel := list(m, "telecom"); len(tel) != 1 || get(tel[0], "system") != "email" || get(tel[0], "value") != "wren@example.invalid" {
+		t.Errorf("telecom = %v, want the one email sent, trimmed", tel)
+	}
+	if g := list(m, "name")[0].(obj)["given"].([]any); len(g) != 1 || g[0] != "Wren" {
+		t.Errorf("given = %v, want the trimmed name sent", g)
+	}
+	m = send(pat(`,"address":[{"line":["1 Synthetic Street"],"city":"Testcity","postalCode":"TE1 1ST"}],
+		"telecom":[{"system":"phone","value":"07700 900999"},{"system":"email","value":"a@example.invalid"},{"system":"email","value":"b@example.invalid"}]`))
+	if get(list(m, "address")[0], "city") != "Testcity" {
+		t.Errorf("address = %v", m["address"])
+	}
+	if tel := list(m, "telecom"); len(tel) != 2 || get(tel[0], "value") != "07700 900999" || get(tel[1], "value") != "a@example.invalid" {
+		t.Errorf("telecom = %v, want the phone and only the first email", tel)
+	}
+	// An update without address or telecom keeps them.
+	m = send(pat(""))
+	if get(list(m, "address")[0], "city") != "Testcity" || len(list(m, "telecom")) != 2 {
+		t.Errorf("an update without address and telecom changed them: %v %v", m["address"], m["telecom"])
+	}
+}
+
 func resourceBody(typ, id, extra string) string {
 	s := `{"resourceType":"` + typ + `"`
 	if id != "" {

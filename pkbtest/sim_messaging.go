@@ -129,14 +129,8 @@ func (d *simData) upsertPatient(p obj, org string) (obj, []validationIssue) {
 		pat.Deceased = b
 	}
 	now := time.Now()
-	res := d.facadePatient(pat, "", len(d.patients)-1)
-	if a := list(p, "address"); len(a) > 0 {
-		res["address"] = a
-	}
-	if t := list(p, "telecom"); len(t) > 0 {
-		res["telecom"] = t
-	}
-	stored := d.facade.put(res, now, "PUT")
+	cur, _ := d.facade.get("Patient", pat.ID)
+	stored := d.facade.put(messagedPatient(cur, p, pat), now, "PUT")
 	d.aggregated.put(aggregatedPatient(pat), now, "PUT")
 	// Join the default team when no alias is given: the patient becomes
 	// visible to its clinicians through a consent.
@@ -219,6 +213,88 @@ func processMessageAsync(c *call) {
 	c.s.mu.Unlock()
 	c.status = http.StatusAccepted
 	c.w.WriteHeader(http.StatusAccepted)
+}
+
+// messagedPatient is the Facade Patient after a create-or-update: what the
+// message sent, trimmed, and nothing more (docs/pkb-api.md §2.2, §5.2):
+// fields the message omits keep their stored value (none for a new
+// patient), only the first email is kept, and the simulator invents
+// nothing. The profile, the sharing-disabled extension and the identifiers
+// are PKB's own (not settable by a message).
+func messagedPatient(cur, sent obj, pat *SeedPatient) obj {
+	res := cloneObj(cur)
+	if res == nil {
+		res = obj{"resourceType": "Patient", "id": pat.ID,
+			"meta":       obj{"profile": []any{"http://fhir.patientsknowbest.com/structuredefinition/facade-patient"}},
+			"extension":  []any{obj{"url": ExtSharingDisabled, "valueBoolean": false}},
+			"identifier": nationalIdentifiers(pat)}
+	}
+	res["meta"] = obj{"profile": []any{"http://fhir.patientsknowbest.com/structuredefinition/facade-patient"}}
+	if names := list(sent, "name"); len(names) > 0 {
+		n, _ := trimmed(names[0]).(obj)
+		name := obj{}
+		for _, k := range []string{"family", "given", "prefix"} {
+			if v, ok := n[k]; ok {
+				name[k] = v
+			}
+		}
+		res["name"] = []any{name}
+	}
+	for _, k := range []string{"gender", "birthDate"} {
+		if v, ok := sent[k]; ok {
+			res[k] = trimmed(v)
+		}
+	}
+	if a := list(sent, "address"); len(a) > 0 {
+		res["address"] = trimmed(a)
+	}
+	if tel := list(sent, "telecom"); len(tel) > 0 {
+		var keep []any
+		email := false
+		for _, t := range trimmed(tel).([]any) {
+			if to, _ := t.(obj); str(to, "system") == "email" {
+				if email {
+					continue // "Only one email address is processed"
+				}
+				email = true
+			}
+			keep = append(keep, t)
+		}
+		res["telecom"] = keep
+	}
+	switch {
+	case sent["deceasedDateTime"] != nil:
+		delete(res, "deceasedBoolean")
+		res["deceasedDateTime"] = sent["deceasedDateTime"]
+	case sent["deceasedBoolean"] != nil:
+		delete(res, "deceasedDateTime")
+		res["deceasedBoolean"] = sent["deceasedBoolean"]
+	case res["deceasedDateTime"] == nil && res["deceasedBoolean"] == nil:
+		res["deceasedBoolean"] = false // PKB: deceasedDateTime when known, else deceasedBoolean
+	}
+	return res
+}
+
+// trimmed copies JSON with leading and trailing whitespace removed from
+// every string, as PKB does to what a message sends.
+func trimmed(v any) any {
+	switch x := v.(type) {
+	case string:
+		return strings.TrimSpace(x)
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = trimmed(e)
+		}
+		return out
+	case obj:
+		out := make(obj, len(x))
+		for k, e := range x {
+			out[k] = trimmed(e)
+		}
+		return out
+	}
+	return v
 }
 
 func hasODS(p obj, org *seedOrg) bool {
