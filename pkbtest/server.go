@@ -168,7 +168,10 @@ func NewAuthServer(opts ...Option) *AuthServer {
 		GlobalSecret:                   secret,
 		ScopeStrategy:                  fosite.ExactScopeStrategy,
 		AudienceMatchingStrategy:       fosite.DefaultAudienceMatchingStrategy,
-		EnforcePKCE:                    true,
+		// PKB's authorize parameters do not include PKCE (docs/pkb-api.md
+		// §3.2): a client without it must work, and one that sends S256
+		// must still be checked.
+		EnforcePKCE:                    false,
 		EnablePKCEPlainChallengeMethod: false,
 		RefreshTokenScopes:             []string{}, // always issue refresh tokens, no "offline" scope
 		OmitRedirectScopeParam:         true,       // PKB's redirect carries code and state only

@@ -96,7 +96,6 @@ func TestAuthorizeErrorsRedirectWithState(t *testing.T) {
 		url  string
 		want string
 	}{
-		"no PKCE":    {cfg.AuthCodeURL("state-12345"), "invalid_request"},
 		"plain PKCE": {cfg.AuthCodeURL("state-12345", oauth2.SetAuthURLParam("code_challenge", strings.Repeat("a", 43)), oauth2.SetAuthURLParam("code_challenge_method", "plain")), "invalid_request"},
 		"two scopes": {userConfig(s, 0, "PATIENT CLINICIAN").AuthCodeURL("state-12345", oauth2.S256ChallengeOption("v")), "invalid_scope"},
 		"SITE scope": {userConfig(s, 0, "SITE").AuthCodeURL("state-12345", oauth2.S256ChallengeOption("v")), "invalid_scope"},
@@ -107,6 +106,34 @@ func TestAuthorizeErrorsRedirectWithState(t *testing.T) {
 				t.Errorf("redirect query %v, want error=%s", q, tc.want)
 			}
 		})
+	}
+}
+
+// TestPKCEOptional: PKB's documented authorize parameters do not include
+// PKCE (docs/pkb-api.md §3.2), so a login without it works; a client that
+// sends an S256 challenge is still held to it.
+func TestPKCEOptional(t *testing.T) {
+	s := pkbtest.StartAuthServer(t)
+	cfg := userConfig(s, oauth2.AuthStyleInHeader, pkbtest.ScopePatient)
+	code := func(opts ...oauth2.AuthCodeOption) string {
+		t.Helper()
+		q := redirectQuery(t, openAuthorize(t, cfg.AuthCodeURL("state-12345", opts...)), cfg.RedirectURL)
+		if q.Get("code") == "" {
+			t.Fatalf("authorize: %v", q)
+		}
+		return q.Get("code")
+	}
+	tok, err := cfg.Exchange(ctxT(t), code())
+	if err != nil || tok.AccessToken == "" || tok.RefreshToken == "" {
+		t.Fatalf("login without PKCE: %v", err)
+	}
+	verifier := oauth2.GenerateVerifier()
+	_, err = cfg.Exchange(ctxT(t), code(oauth2.S256ChallengeOption(verifier)))
+	retrieveError(t, err, 400, "invalid_grant") // challenge sent, verifier missing
+	_, err = cfg.Exchange(ctxT(t), code(), oauth2.VerifierOption(verifier))
+	retrieveError(t, err, 400, "invalid_grant") // verifier without a challenge
+	if _, err := cfg.Exchange(ctxT(t), code(oauth2.S256ChallengeOption(verifier)), oauth2.VerifierOption(verifier)); err != nil {
+		t.Errorf("login with PKCE: %v", err)
 	}
 }
 
