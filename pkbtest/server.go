@@ -13,7 +13,6 @@ import (
 
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/compose"
-	"github.com/ory/fosite/handler/oauth2"
 )
 
 // Endpoint names one of the server's routes by its PKB path.
@@ -33,7 +32,7 @@ const (
 )
 
 // Endpoints lists every route the server serves.
-var Endpoints = []Endpoint{EndpointAuthorize, EndpointUserToken, EndpointSystemToken, EndpointCustomerToken}
+var Endpoints = []Endpoint{EndpointAuthorize, EndpointUserToken, EndpointSystemToken, EndpointCustomerToken, EndpointCustomerCerts}
 
 // Default access-token lifespans per client type (docs/pkb-api.md §3.2, §3.4, §3.5)
 // and the default absolute session (refresh-token) lifespan.
@@ -119,7 +118,7 @@ func WithBaseURL(u string) Option {
 // concurrent double use of one refresh token is always detected as reuse.
 type AuthServer struct {
 	provider fosite.OAuth2Provider
-	strategy *oauth2.HMACSHAStrategy
+	strategy *tokenStrategy
 	store    *memStore
 	mux      *http.ServeMux
 
@@ -162,12 +161,12 @@ func NewAuthServer(opts ...Option) *AuthServer {
 		panic(err)
 	}
 	cfg := &fosite.Config{
-		AccessTokenLifespan:            DefaultUserAccessTokenLifespan,
-		RefreshTokenLifespan:           st.session,
-		AuthorizeCodeLifespan:          10 * time.Minute,
-		GlobalSecret:                   secret,
-		ScopeStrategy:                  fosite.ExactScopeStrategy,
-		AudienceMatchingStrategy:       fosite.DefaultAudienceMatchingStrategy,
+		AccessTokenLifespan:      DefaultUserAccessTokenLifespan,
+		RefreshTokenLifespan:     st.session,
+		AuthorizeCodeLifespan:    10 * time.Minute,
+		GlobalSecret:             secret,
+		ScopeStrategy:            fosite.ExactScopeStrategy,
+		AudienceMatchingStrategy: fosite.DefaultAudienceMatchingStrategy,
 		// PKB's authorize parameters do not include PKCE (docs/pkb-api.md
 		// §3.2): a client without it must work, and one that sends S256
 		// must still be checked.
@@ -179,7 +178,7 @@ func NewAuthServer(opts ...Option) *AuthServer {
 		SendDebugMessagesToClients:     false,
 	}
 	store := newMemStore()
-	strategy := compose.NewOAuth2HMACStrategy(cfg)
+	strategy := &tokenStrategy{HMACSHAStrategy: compose.NewOAuth2HMACStrategy(cfg), realm: &realmKey{}}
 	provider := compose.Compose(cfg, store, strategy,
 		compose.OAuth2AuthorizeExplicitFactory,
 		compose.OAuth2PKCEFactory,
@@ -237,13 +236,15 @@ func StartAuthServer(t testing.TB, opts ...Option) *AuthServer {
 	return s
 }
 
-// Routes registers the four PKB routes on mux, so that a larger simulator
+// Routes registers the PKB routes (the four token endpoints and the
+// Keycloak realm's keys) on mux, so that a larger simulator
 // can serve them next to its resource endpoints.
 func (s *AuthServer) Routes(mux *http.ServeMux) {
 	mux.Handle(string(EndpointAuthorize), s.instrument(EndpointAuthorize, http.HandlerFunc(s.handleAuthorize)))
 	for _, ep := range []Endpoint{EndpointUserToken, EndpointSystemToken, EndpointCustomerToken} {
 		mux.Handle(string(ep), s.instrument(ep, s.tokenHandler(ep)))
 	}
+	mux.Handle(string(EndpointCustomerCerts), s.instrument(EndpointCustomerCerts, http.HandlerFunc(s.handleCerts)))
 }
 
 // ServeHTTP serves the PKB routes; other paths get 404.

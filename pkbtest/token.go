@@ -1,6 +1,7 @@
 package pkbtest
 
 import (
+	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -116,7 +117,7 @@ func (s *AuthServer) tokenHandler(ep Endpoint) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.flowMu.Lock()
 		defer s.flowMu.Unlock()
-		ctx := r.Context()
+		ctx := context.WithValue(r.Context(), issuerKey{}, s.realmIssuer(r))
 
 		if r.Method == http.MethodPost {
 			if err := r.ParseForm(); err != nil {
