@@ -51,6 +51,7 @@ type Simulator struct {
 	served   map[string]int
 	outcomes []MessageOutcome
 	faults   []*APIFault
+	latency  map[access.Family]time.Duration
 	srv      *http.Server
 	baseURL  string
 	closeErr error
@@ -68,6 +69,7 @@ type simSettings struct {
 	authOpts  []Option
 	validate  validationMode
 	noSeedVal bool
+	latency   map[access.Family]time.Duration
 }
 
 // validationMode says how much of each exchange is checked against the
@@ -157,6 +159,12 @@ func NewSimulator(opts ...SimOption) (*Simulator, error) {
 		fams:     fams,
 		mux:      http.NewServeMux(),
 		served:   map[string]int{},
+		latency:  map[access.Family]time.Duration{},
+	}
+	for f, d := range st.latency {
+		if d > 0 {
+			s.latency[f] = d
+		}
 	}
 	s.handlers = s.routes()
 	for _, op := range access.Operations() {

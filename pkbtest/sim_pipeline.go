@@ -93,8 +93,11 @@ func (w *statusWriter) Write(p []byte) (int, error) {
 
 func (s *Simulator) familyHandler(f *family) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		sw := &statusWriter{ResponseWriter: rw}
 		setRoute(r, f.prefix+" (unrouted)")
+		if !s.delay(f.id, r) {
+			return // the client gave up during the family's latency
+		}
+		sw := &statusWriter{ResponseWriter: rw}
 		defer func() { s.auth.stats.apiCall(sw.status) }()
 
 		c := &call{s: s, fam: f, w: sw, r: r, query: r.URL.Query()}

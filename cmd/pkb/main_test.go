@@ -101,6 +101,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"op"},
 		{"demo", "extra"},
 		{"serve", "--addr", "no-port"},
+		{"serve", "--latency", "fhir=1s"},
 		{"get", "--client-type", "robot", "Patient/1"},
 		{"get", "--env", "mars", "Patient/1"},
 		{"token", "--timeout", "soon"},

@@ -42,6 +42,7 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 		quiet    bool
 		asJSON   bool
 		ttl      time.Duration
+		latency  string
 	)
 	fs := c.newFlagSet("serve", "[flags]\n\nRuns the offline PKB simulator (token endpoints and every API family, with\n"+
 		"synthetic data) until interrupted. Its credentials are fake and printed on start.")
@@ -51,6 +52,7 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 	fs.BoolVar(&quiet, "quiet", false, "do not log requests to stderr")
 	fs.BoolVar(&asJSON, "json", false, "print the URLs and credentials as JSON")
 	fs.DurationVar(&ttl, "access-token-ttl", 0, "lifespan of every access token, e.g. 2s for fleet tests (default: PKB's per client type; at least 1s)")
+	fs.StringVar(&latency, "latency", "", "per-family delay for timeout tests, e.g. facade=2m,aggregated=500ms\n(families: facade, messaging, customer-stu3, customer-r4, aggregated, restapi)")
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
@@ -68,7 +70,11 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 		fmt.Fprintf(c.stderr, "pkb serve: warning: %s is not a loopback address; the simulator has fake credentials and no real security, and pkb sends tokens over plain http to loopback hosts only\n", host)
 	}
 
-	opts := []pkbtest.SimOption{pkbtest.WithSeed(seed), pkbtest.WithPageSize(pageSize)}
+	delays, err := pkbtest.ParseLatencies(latency)
+	if err != nil {
+		return usageErrorf("--latency: %v", err)
+	}
+	opts := append([]pkbtest.SimOption{pkbtest.WithSeed(seed), pkbtest.WithPageSize(pageSize)}, delays...)
 	if ttl > 0 {
 		opts = append(opts, pkbtest.WithAccessTokenTTL(ttl))
 	}
