@@ -89,8 +89,10 @@ type Client struct {
 	// CLINICIAN, TEAMCOORD; tethered SITE; system OrgID+"-all"; customer
 	// email, profile.
 	Scopes []string
-	// OrgID is a System Client's organisation UUID, used for its default
-	// scope. Defaults to DefaultSystemOrgID.
+	// OrgID is the organisation UUID of a System Client (used for its
+	// default scope) or of a Customer System Client (whose organisation's
+	// patients and privacy labels it sees on the Aggregated endpoint).
+	// Defaults to DefaultSystemOrgID, the seeded organisation.
 	OrgID string
 }
 
@@ -110,6 +112,7 @@ type pkbClient struct {
 	*fosite.DefaultClient
 	typ  ClientType
 	name string
+	org  string
 	srv  *AuthServer
 }
 
@@ -170,6 +173,10 @@ func (s *AuthServer) newFositeClient(c Client) (*pkbClient, error) {
 	if name == "" {
 		name = c.ID
 	}
+	org := c.OrgID
+	if org == "" {
+		org = DefaultSystemOrgID
+	}
 	return &pkbClient{
 		DefaultClient: &fosite.DefaultClient{
 			ID:            c.ID,
@@ -181,8 +188,17 @@ func (s *AuthServer) newFositeClient(c Client) (*pkbClient, error) {
 		},
 		typ:  c.Type,
 		name: name,
+		org:  org,
 		srv:  s,
 	}, nil
+}
+
+// clientOrg is the organisation a client belongs to ("" if unknown).
+func (s *AuthServer) clientOrg(id string) string {
+	if c, ok := s.store.client(id); ok {
+		return c.org
+	}
+	return ""
 }
 
 // plainHasher compares client secrets in constant time without hashing: the

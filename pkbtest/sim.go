@@ -52,6 +52,7 @@ type Simulator struct {
 	outcomes []MessageOutcome
 	faults   []*APIFault
 	latency  map[access.Family]time.Duration
+	caps     map[string]int // read-only after NewSimulator
 	srv      *http.Server
 	baseURL  string
 	closeErr error
@@ -70,6 +71,7 @@ type simSettings struct {
 	validate  validationMode
 	noSeedVal bool
 	latency   map[access.Family]time.Duration
+	caps      map[string]int
 }
 
 // validationMode says how much of each exchange is checked against the
@@ -160,6 +162,7 @@ func NewSimulator(opts ...SimOption) (*Simulator, error) {
 		mux:      http.NewServeMux(),
 		served:   map[string]int{},
 		latency:  map[access.Family]time.Duration{},
+		caps:     maps.Clone(st.caps),
 	}
 	for f, d := range st.latency {
 		if d > 0 {

@@ -54,6 +54,20 @@ func (d *simData) aggregatedList(typ string) []obj {
 	return append(d.aggregated.list(typ), d.customer["r4"].list(typ)...)
 }
 
+// aggregatedAuthor is who added an Aggregated resource; the caller holds
+// d.mu.
+func (d *simData) aggregatedAuthor(typ, id string) string {
+	if d.aggregated.rec(typ, id) != nil {
+		return d.aggregated.author(typ, id)
+	}
+	return d.customer["r4"].author(typ, id)
+}
+
+// mayAgg is may for an Aggregated resource; the caller holds d.mu.
+func (c *call) mayAgg(res obj) bool {
+	return c.may(res, c.s.data.aggregatedAuthor(str(res, "resourceType"), str(res, "id")))
+}
+
 func (d *simData) aggregatedGet(typ, id string) obj {
 	if r, _ := d.aggregated.get(typ, id); r != nil {
 		return r
@@ -79,10 +93,15 @@ func aggregatedRead(typ string) handlerFunc {
 	return func(c *call) {
 		d := c.s.data
 		d.mu.RLock()
+		defer d.mu.RUnlock()
 		res := d.aggregatedGet(typ, c.params["id"])
-		d.mu.RUnlock()
 		if res == nil {
 			c.fail(http.StatusNotFound, "not-found", "", fmt.Sprintf("%s/%s is not known", typ, c.params["id"]))
+			return
+		}
+		// The organisation's patients only, through the union of its
+		// teams' labels (docs/pkb-api.md §2.4, §3.7).
+		if c.refuseRead(res, d.aggregatedAuthor(typ, c.params["id"])) {
 			return
 		}
 		c.ok(res)
@@ -136,7 +155,9 @@ func aggregatedSearch(typ string, dateOf func(obj) string) handlerFunc {
 		updated := dateParams(q, "_lastUpdated")
 		var out []obj
 		for _, r := range d.aggregatedList(typ) {
-			if patientSet != nil && !patientSet[patientOf(r)] {
+			// Patients outside the organisation, and data points its teams
+			// hold no label for, are silently left out.
+			if patientSet != nil && !patientSet[patientOf(r)] || !c.mayAgg(r) {
 				continue
 			}
 			if len(ids) > 0 && !slices.Contains(ids, str(r, "id")) {
@@ -176,7 +197,7 @@ func aggregatedSearch(typ string, dateOf func(obj) string) handlerFunc {
 				for _, b := range list(r, "basedOn") {
 					bo, _ := b.(obj)
 					id := refTo(str(bo, "reference"), "ServiceRequest")
-					if sr := d.aggregatedGet("ServiceRequest", id); sr != nil && !seen[id] {
+					if sr := d.aggregatedGet("ServiceRequest", id); sr != nil && !seen[id] && c.mayAgg(sr) {
 						seen[id] = true
 						included = append(included, sr)
 					}
@@ -209,15 +230,35 @@ func aggregatedCarers(c *call) {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	patients := d.patientsWith(c.query.Get("patient:Patient.identifier"))
+	for pid := range patients {
+		if !c.rightsOn(pid).record {
+			delete(patients, pid)
+		}
+	}
 	if len(patients) == 0 {
 		c.fail(http.StatusNotFound, "not-found", "", "no patient with that identifier is in your organisation")
 		return
 	}
 	var out, included []obj
 	for _, cs := range d.aggregated.list("Consent") {
-		if !patients[refID(cs, "patient", "Patient")] || str(cs, "status") != "active" {
+		pid := refID(cs, "patient", "Patient")
+		if !patients[pid] || str(cs, "status") != "active" {
 			continue
 		}
+		// The carer's labels that the organisation also holds; no overlap,
+		// no carer (docs/pkb-api.md §2.4).
+		held := c.rightsOn(pid).labels
+		var shared []any
+		for _, l := range list(objAt(cs, "provision"), "securityLabel") {
+			if lo, _ := l.(obj); str(lo, "system") == SystemPrivacyLabel && held[PrivacyLabel(str(lo, "code"))] {
+				shared = append(shared, l)
+			}
+		}
+		if len(shared) == 0 {
+			continue
+		}
+		cs = cloneObj(cs)
+		objAt(cs, "provision")["securityLabel"] = shared
 		out = append(out, cs)
 		for _, a := range list(objAt(cs, "provision"), "actor") {
 			ao, _ := a.(obj)
@@ -256,14 +297,14 @@ func aggregatedSendQuestionnaireRequest(c *call) {
 			pid := ""
 			if r := objAt(po, "valueReference"); r != nil {
 				if id := objAt(r, "identifier"); id != nil {
-					if pt := d.patientByIdentifier(id); pt != nil {
+					if pt := d.patientByIdentifier(id, c.actor.orgID); pt != nil {
 						pid = pt.ID
 					}
 				} else {
 					pid = refTo(str(r, "reference"), "Patient")
 				}
 			}
-			if pid == "" || d.aggregatedGet("Patient", pid) == nil {
+			if pid == "" || d.aggregatedGet("Patient", pid) == nil || !c.rightsOn(pid).record {
 				c.fail(http.StatusBadRequest, "not-found", "", "a target is not a known patient", "Parameters.parameter")
 				return
 			}
@@ -299,7 +340,7 @@ func aggregatedSendQuestionnaireRequest(c *call) {
 			"subject": ref("Patient", pid), "requester": ref("Organization", team), "authoredOn": ts(now),
 			"identifier": ids, "code": obj{"text": "Questionnaire"},
 			"extension": []any{obj{"url": "http://hl7.org/fhir/StructureDefinition/servicerequest-questionnaireRequest",
-				"valueReference": ref("Questionnaire", c.params["id"])}}}, now, "POST")
+				"valueReference": ref("Questionnaire", c.params["id"])}}}, now, "POST", team)
 		out = append(out, obj{"name": "request", "valueReference": ref("ServiceRequest", id)})
 	}
 	c.ok(parameters(out...))

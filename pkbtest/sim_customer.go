@@ -129,7 +129,7 @@ func (c *call) doCreate(st *store, typ string, body obj, ifNoneExist string) res
 	}
 	res := cloneObj(body)
 	res["id"] = st.newID()
-	return c.stored(http.StatusCreated, st, st.put(res, time.Now(), "POST"))
+	return c.stored(http.StatusCreated, st, st.put(res, time.Now(), "POST", c.actor.orgID))
 }
 
 // doUpdate replaces (or creates with the client's id) a resource; the
@@ -149,7 +149,7 @@ func (c *call) doUpdate(st *store, typ, id string, body obj, ifMatch string) res
 	if cur == nil {
 		status = http.StatusCreated
 	}
-	return c.stored(status, st, st.put(body, time.Now(), "PUT"))
+	return c.stored(status, st, st.put(body, time.Now(), "PUT", c.actor.orgID))
 }
 
 func (c *call) doDelete(st *store, typ, id, ifMatch string) result {

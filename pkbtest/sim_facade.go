@@ -191,12 +191,14 @@ func (c *call) patientMatches(typ, dateName string, dateOf func(obj) string, fil
 	d := c.s.data
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	if pid == "" || !d.canSee(c.actor, pid) {
+	if pid == "" {
 		return nil
 	}
 	var out []obj
 	for _, r := range d.facade.list(typ) {
-		if patientOf(r) != pid {
+		// What the caller may not see is silently left out, as PKB does
+		// (docs/pkb-api.md §3.7, §4).
+		if patientOf(r) != pid || !c.mayFacade(r) {
 			continue
 		}
 		if dateOf != nil && !allDates(dates, dateOf(r)) {
@@ -210,10 +212,20 @@ func (c *call) patientMatches(typ, dateName string, dateOf func(obj) string, fil
 	return out
 }
 
+// writeSearch answers a search with one page of matches. The Aggregated
+// endpoint pages by at most 10; the Facade first cuts the matches to its
+// per-type cap, silently, as PKB's does (docs/pkb-api.md §2.1, §8).
 func (c *call) writeSearch(matches, included []obj) {
 	max := 0
-	if c.fam.id == access.FamilyAggregated {
+	switch c.fam.id {
+	case access.FamilyAggregated:
 		max = 10
+	case access.FamilyFacade:
+		if len(matches) > 0 {
+			if n := c.s.resultCap(str(matches[0], "resourceType")); len(matches) > n {
+				matches = matches[:n]
+			}
+		}
 	}
 	c.ok(c.searchset(matches, included, max))
 }
@@ -267,7 +279,7 @@ func searchDocumentReference(c *call) {
 	var out []obj
 	for _, r := range d.facade.list("DocumentReference") {
 		owner := patientOf(r)
-		if (pid != "" && owner != pid) || !d.canSee(c.actor, owner) {
+		if (pid != "" && owner != pid) || !c.mayFacade(r) {
 			continue
 		}
 		if !allDates(created, str(r, "created")) || !allDates(indexed, str(r, "indexed")) {
@@ -340,16 +352,33 @@ func (c *call) checkSystems(ids []obj, allowed []string) bool {
 	return true
 }
 
-// patientByIdentifier finds a patient by national id or PKB public id; the
-// caller holds d.mu.
-func (d *simData) patientByIdentifier(id obj) *SeedPatient {
+// patientByIdentifier finds a patient by national id or PKB public id,
+// preferring, of several accounts with one NHS number, the first of
+// organisation org; the caller holds d.mu.
+func (d *simData) patientByIdentifier(id obj, org string) *SeedPatient {
 	switch str(id, "system") {
 	case SystemPKBPublicID, SystemAggregatedPublicID:
 		return d.byID[str(id, "value")]
 	case SystemNHSNumber:
-		return d.byNHS[str(id, "value")]
+		return d.accountOf(str(id, "value"), org)
 	case SystemBSN:
 		return d.byBSN[str(id, "value")]
+	}
+	return nil
+}
+
+// accountOf returns the first account with an NHS number, preferring one
+// of org (PKB allows several accounts per national id); the caller holds
+// d.mu.
+func (d *simData) accountOf(nhs, org string) *SeedPatient {
+	accounts := d.byNHS[nhs]
+	for _, p := range accounts {
+		if p.OrgID == org {
+			return p
+		}
+	}
+	if len(accounts) > 0 {
+		return accounts[0]
 	}
 	return nil
 }
@@ -365,7 +394,7 @@ func statusQuery(c *call) {
 	var out []obj
 	for _, id := range ids {
 		parts := []any{obj{"name": "patientIdentifier", "valueIdentifier": id}}
-		switch p := d.patientByIdentifier(id); {
+		switch p := d.patientByIdentifier(id, c.actor.orgID); {
 		case p == nil:
 			parts = append(parts, obj{"name": "diagnostics", "valueString": "Not found"})
 		case p.OrgID != c.actor.orgID:
@@ -406,7 +435,7 @@ func generateInvitationTokens(c *call) {
 	var out []obj
 	now := time.Now().UTC()
 	for _, id := range ids {
-		p := d.patientByIdentifier(id)
+		p := d.patientByIdentifier(id, c.actor.orgID)
 		// No tokens for deceased, unknown, registered, undated or under-16
 		// patients (docs/pkb-api.md §2.1).
 		if p == nil || p.OrgID != c.actor.orgID || p.Deceased || p.Registered || p.BirthDate == "" || age(p.BirthDate, now) < 16 {
@@ -482,7 +511,7 @@ func dateOfLastDataPoint(c *call) {
 	defer d.mu.RUnlock()
 	var out []obj
 	for _, id := range ids {
-		p := d.patientByIdentifier(id)
+		p := d.patientByIdentifier(id, c.actor.orgID)
 		if p == nil || p.OrgID != c.actor.orgID {
 			continue // outside the organisation: ignored
 		}
@@ -529,8 +558,7 @@ func readPatientScoped(typ string) handlerFunc {
 			c.fail(http.StatusNotFound, "not-found", "", fmt.Sprintf("%s/%s is not known", typ, c.params["id"]))
 			return
 		}
-		if status, code, why := d.access(c.actor, patientOf(res)); status != http.StatusOK {
-			c.fail(status, "forbidden", code, why)
+		if c.refuseRead(res, d.facade.author(typ, c.params["id"])) {
 			return
 		}
 		c.ok(res)
@@ -546,8 +574,10 @@ func searchFacadePatient(c *call) {
 	d := c.s.data
 	d.mu.RLock()
 	var out []obj
-	if p := d.byNHS[t.code]; p != nil && d.canSee(c.actor, p.ID) {
-		if res, _ := d.facade.get("Patient", p.ID); res != nil {
+	// Every account with the number that the caller may see: PKB allows
+	// several accounts per national id (docs/pkb-api.md §8).
+	for _, p := range d.byNHS[t.code] {
+		if res, _ := d.facade.get("Patient", p.ID); res != nil && c.rightsOn(p.ID).record {
 			out = append(out, res)
 		}
 	}
@@ -696,7 +726,7 @@ func searchFacadeQuestionnaireResponse(c *call) {
 	seen := map[string]bool{}
 	for _, r := range d.facade.list("QuestionnaireResponse") {
 		owner := patientOf(r)
-		if (pid != "" && owner != pid) || !d.canSee(c.actor, owner) || !allDates(authored, str(r, "authored")) {
+		if (pid != "" && owner != pid) || !c.mayFacade(r) || !allDates(authored, str(r, "authored")) {
 			continue
 		}
 		if quest != "" && refID(r, "questionnaire", "Questionnaire") != quest {
@@ -733,7 +763,7 @@ func searchFacadeQuestionnaireResponse(c *call) {
 			}
 			seen[key] = true
 			typ, id, _ := strings.Cut(key, "/")
-			if res, _ := d.facade.get(typ, id); res != nil {
+			if res, _ := d.facade.get(typ, id); res != nil && c.mayFacade(res) {
 				inc = append(inc, res)
 			}
 		}
@@ -764,7 +794,7 @@ func facadeSendQuestionnaireRequest(c *call) {
 			requestor = refID(po, "valueReference", "Practitioner")
 		case "target":
 			if id := objAt(po, "valueIdentifier"); id != nil {
-				if pt := d.patientByIdentifier(id); pt != nil {
+				if pt := d.patientByIdentifier(id, c.actor.orgID); pt != nil {
 					patients = append(patients, pt)
 				} else {
 					c.fail(http.StatusBadRequest, "not-found", "", "target identifier "+str(id, "value")+" is not a known patient", "Parameters.parameter")
@@ -810,11 +840,15 @@ func facadeSendQuestionnaireRequest(c *call) {
 	}
 	var out []obj
 	now := time.Now()
+	by := c.actor.teamID // the requesting team keeps access to the request
+	if c.actor.kind == "system" {
+		by = c.actor.orgID
+	}
 	for _, p := range patients {
 		id := uuidFrom(d.rng)
 		d.facade.put(obj{"resourceType": "ProcedureRequest", "id": id, "status": "active", "intent": "order",
 			"code": concept("Questionnaire request: " + str(qres, "title")), "subject": ref("Patient", p.ID),
-			"authoredOn": ts(now), "requester": obj{"agent": ref("Practitioner", requestor)}}, now, "POST")
+			"authoredOn": ts(now), "requester": obj{"agent": ref("Practitioner", requestor)}}, now, "POST", by)
 		out = append(out, obj{"name": "questionnaireRequest", "valueReference": ref("ProcedureRequest", id)})
 	}
 	c.ok(parameters(out...))

@@ -22,14 +22,16 @@ func body(s string) *strings.Reader { return strings.NewReader(s) }
 const fhirJSON = "application/fhir+json"
 
 // follow makes a generated client request go to a Bundle's next link, as a
-// client must: PKB says to follow it exactly, never to build page URLs.
+// client must: PKB says to follow it exactly, never to build page URLs. A
+// relative link (the Aggregated endpoint's are server-relative) resolves
+// against the request's URL, per RFC 3986.
 func follow(next string) func(context.Context, *http.Request) error {
 	return func(_ context.Context, req *http.Request) error {
 		u, err := url.Parse(next)
 		if err != nil {
 			return err
 		}
-		req.URL = u
+		req.URL = req.URL.ResolveReference(u)
 		return nil
 	}
 }

@@ -110,7 +110,13 @@ func (d *simData) upsertPatient(p obj, org string) (obj, []validationIssue) {
 			email = strings.TrimSpace(str(to, "value"))
 		}
 	}
-	pat := d.byNHS[nhs]
+	// Update the sender's own account with the number; another
+	// organisation's account is not the sender's to change, so a new one
+	// is created beside it (PKB allows several accounts per national id).
+	pat := d.accountOf(nhs, org)
+	if pat != nil && pat.OrgID != org {
+		pat = nil
+	}
 	if nhs == "" || pat == nil {
 		d.nextREST++
 		if nhs == "" {
@@ -130,8 +136,8 @@ func (d *simData) upsertPatient(p obj, org string) (obj, []validationIssue) {
 	}
 	now := time.Now()
 	cur, _ := d.facade.get("Patient", pat.ID)
-	stored := d.facade.put(messagedPatient(cur, p, pat), now, "PUT")
-	d.aggregated.put(aggregatedPatient(pat), now, "PUT")
+	stored := d.facade.put(messagedPatient(cur, p, pat), now, "PUT", "")
+	d.aggregated.put(aggregatedPatient(pat), now, "PUT", "")
 	// Join the default team when no alias is given: the patient becomes
 	// visible to its clinicians through a consent.
 	if !d.consents(pat.ID, SeedTeamID) && org == SeedOrgPublicID {
@@ -139,7 +145,7 @@ func (d *simData) upsertPatient(p obj, org string) (obj, []validationIssue) {
 		d.facade.put(obj{"resourceType": "Consent", "id": uuidFrom(d.rng), "status": "active", "patient": ref("Patient", pat.ID),
 			"dateTime": ts(now), "policyRule": "http://fhir.patientsknowbest.com/policy/opt-in",
 			"actor":  []any{obj{"role": concept("", coding("http://hl7.org/fhir/v3/RoleCode", "CONSENTER", "")), "reference": team}},
-			"except": []any{obj{"type": "permit", "securityLabel": []any{coding(SystemPrivacyLabel, "GENERAL_HEALTH", "")}}}}, now, "POST")
+			"except": []any{obj{"type": "permit", "securityLabel": []any{coding(SystemPrivacyLabel, "GENERAL_HEALTH", "")}}}}, now, "POST", "")
 	}
 	return stored, nil
 }

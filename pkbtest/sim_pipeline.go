@@ -60,6 +60,8 @@ type call struct {
 	// linkPath overrides the path of Bundle links, for searches whose own
 	// path cannot be followed with GET (POST _search).
 	linkPath string
+	// rights caches the caller's rights per patient for this request.
+	rights map[string]rights
 }
 
 // statusWriter remembers the status for the request log and buffers the
@@ -254,7 +256,12 @@ func (s *Simulator) authorize(c *call) bool {
 			return false
 		}
 	}
-	c.actor = s.data.actorFor(g, c.r.Header.Get("X-Org-Public-Id"))
+	org := c.r.Header.Get("X-Org-Public-Id")
+	if g.ClientType == ClientTypeCustomer {
+		org = s.auth.clientOrg(g.ClientID)
+	}
+	c.actor = s.data.actorFor(g, org)
+	c.actor.btgToken = c.r.Header.Get("breaktheglass")
 	return true
 }
 

@@ -10,6 +10,14 @@ import (
 	"time"
 )
 
+// measureMeta is what the privacy rules need of a REST measurement, which
+// carries neither in its JSON: its label and who added it ("" for the
+// patient).
+type measureMeta struct {
+	label PrivacyLabel
+	by    string
+}
+
 // restUser renders a patient as the REST API's User in the shape of PKB's
 // real /users/self sample (docs/pkb-api.md §2.5): userType null even for a
 // patient, gender "M"/"F", genderMF lower case, the national id named "NHS
@@ -36,19 +44,24 @@ func restUser(p *SeedPatient) obj {
 	return u
 }
 
-// restBreakTheGlass grants the calling clinician's team break-the-glass on
-// a patient for 30 minutes and returns the (assumed) BTG token.
+// restBreakTheGlass breaks the glass for the calling professional on a
+// patient of their organisation for BreakTheGlassDuration and returns the
+// (assumed) BTG token. Later calls about that patient that send the token
+// in a breaktheglass header see every privacy label but Conditions,
+// Medications and Appointments (docs/pkb-api.md §2.5, §3.7).
 func restBreakTheGlass(c *call) {
 	d := c.s.data
-	d.mu.RLock()
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	p := d.byREST[c.params["patientId"]]
-	d.mu.RUnlock()
-	if p == nil {
+	if p == nil || p.OrgID != d.orgOf(c.actor.teamID) {
 		c.fail(http.StatusNotFound, "not-found", "", "Patient not found")
 		return
 	}
-	until := time.Now().UTC().Add(30 * time.Minute)
-	c.ok(obj{"token": rand.Text(), "validUntil": until.Format(time.RFC3339),
+	until := time.Now().UTC().Add(BreakTheGlassDuration)
+	token := rand.Text()
+	d.btg[token] = btgGrant{practitioner: c.actor.practitionerID, team: c.actor.teamID, patient: p.ID, until: until}
+	c.ok(obj{"token": token, "validUntil": until.Format(time.RFC3339),
 		"message": fmt.Sprintf("Consent levels set to BTG against patient (%s) for requestor (%s) valid until %s", p.RESTID, c.query.Get("userId"), until.Format("02:15:04:05"))})
 }
 
@@ -62,12 +75,7 @@ func restGetSelf(c *call) {
 	case "teamcoord":
 		c.ok(d.restUsers[SeedCoordinatorRESTID])
 	default:
-		u := d.restUsers[SeedClinicianRESTID]
-		if c.actor.practitionerID != SeedClinicianID {
-			u = cloneObj(u)
-			u["id"] = c.actor.practitionerID
-		}
-		c.ok(u)
+		c.ok(d.restUsers[d.practREST[c.actor.practitionerID]])
 	}
 }
 
@@ -76,39 +84,45 @@ func restUserByNHS(c *call) {
 	d := c.s.data
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	p := d.byNHS[nhs]
 	if !ValidNHSNumber(nhs) {
 		c.fail(http.StatusBadRequest, "invalid", "", "not a valid NHS number (Modulus 11 check digit)")
 		return
 	}
-	if p == nil || p.OrgID != SeedOrgPublicID {
+	// The first account of the caller's organisation: the REST call
+	// returns one user although PKB allows several per national id.
+	org := d.orgOf(c.actor.teamID)
+	p := d.accountOf(nhs, org)
+	if p == nil || p.OrgID != org {
 		c.fail(http.StatusNotFound, "not-found", "", "no patient with that NHS number is visible to you")
 		return
 	}
 	c.ok(restUser(p))
 }
 
-// restPatient resolves a numeric REST patient id that the professional
-// caller may see; it writes the error otherwise. The caller holds d.mu.
-func (c *call) restPatient(id string) *SeedPatient {
+// restPatient resolves a numeric REST patient id whose record the
+// professional caller may open (consent, break-the-glass or data its team
+// added, docs/pkb-api.md §3.7); it writes the error otherwise. The caller
+// holds d.mu.
+func (c *call) restPatient(id string) (*SeedPatient, rights) {
 	d := c.s.data
 	p := d.byREST[id]
 	if p == nil {
 		c.fail(http.StatusNotFound, "not-found", "", "no patient with id "+id)
-		return nil
+		return nil, rights{}
 	}
-	if status, code, why := d.access(actor{kind: c.actor.kind, teamID: SeedTeamID}, p.ID); status != http.StatusOK {
-		c.fail(status, "forbidden", code, why)
-		return nil
+	r := c.rightsOn(p.ID)
+	if !r.record {
+		c.fail(r.status, "forbidden", r.code, r.reason)
+		return nil, r
 	}
-	return p
+	return p, r
 }
 
 func restRecordAccessToken(c *call) {
 	d := c.s.data
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	if c.restPatient(c.params["userId"]) == nil {
+	if p, _ := c.restPatient(c.params["userId"]); p == nil {
 		return
 	}
 	c.ok(obj{"invitationCode": randomCode(), "decryptionToken": randomCode(), "expiry": time.Now().UTC().AddDate(0, 0, 30).Format(time.RFC3339)})
@@ -155,13 +169,22 @@ func restCreateMeasurement(c *call) {
 		stored["timestamp"] = ts(time.Now())
 	}
 	d.measures[p.RESTID] = append(d.measures[p.RESTID], stored)
+	d.measureMeta[str(stored, "id")] = measureMeta{label: LabelGeneralHealth} // PKB's default label; the patient added it
 	c.ok(stored)
 }
 
-func (c *call) measurementsOf(restID string, refs []string) []any {
+// measurementsOf lists a patient's measurements of the given types that
+// viewer may see (labels and authorship as for FHIR data points); the
+// caller holds d.mu.
+func (c *call) measurementsOf(restID string, refs []string, viewer rights) []any {
 	out := []any{}
 	for _, m := range c.s.data.measures[restID] {
-		if len(refs) == 0 || slices.Contains(refs, str(m, "apiRef")) {
+		meta := c.s.data.measureMeta[str(m, "id")]
+		dp := obj{"resourceType": "Measurement", "subject": obj{"reference": "Patient/" + c.s.data.byREST[restID].ID}}
+		if meta.label != LabelNotSet && meta.label != "" {
+			dp["meta"] = privacy(string(meta.label))
+		}
+		if (len(refs) == 0 || slices.Contains(refs, str(m, "apiRef"))) && viewer.sees("Measurement", dp, meta.by) {
 			out = append(out, m)
 		}
 	}
@@ -176,25 +199,25 @@ func restMeasurementsByType(c *call) {
 		c.fail(http.StatusNotFound, "not-found", "", "unknown measurement type "+c.params["type"])
 		return
 	}
-	c.ok(c.measurementsOf(d.byID[c.actor.patientID].RESTID, []string{c.params["type"]}))
+	c.ok(c.measurementsOf(d.byID[c.actor.patientID].RESTID, []string{c.params["type"]}, c.rightsOn(c.actor.patientID)))
 }
 
 func restListMeasurements(c *call) {
 	d := c.s.data
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	c.ok(c.measurementsOf(d.byID[c.actor.patientID].RESTID, c.query["apiRefs"]))
+	c.ok(c.measurementsOf(d.byID[c.actor.patientID].RESTID, c.query["apiRefs"], c.rightsOn(c.actor.patientID)))
 }
 
 func restPatientMeasurements(c *call) {
 	d := c.s.data
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	p := c.restPatient(c.params["patientId"])
+	p, r := c.restPatient(c.params["patientId"])
 	if p == nil {
 		return
 	}
-	c.ok(c.measurementsOf(p.RESTID, c.query["apiRefs"]))
+	c.ok(c.measurementsOf(p.RESTID, c.query["apiRefs"], r))
 }
 
 func restAPIRefs(c *call) {

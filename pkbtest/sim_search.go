@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pkbgo/pkb/gen/access"
 )
 
 // dateParam is a FHIR date search value: a prefix and the range of instants
@@ -264,9 +266,12 @@ func codeText(cc obj, s string) bool {
 
 // --- searchset Bundles and paging ---
 
-// page is one page of a search: the Bundle with total, self and next links.
-// Paging is stateless: the next link repeats the query with _offset, so it
-// stays valid for the life of the simulator and needs no server state.
+// searchset is one page of a search: the Bundle with total and its links.
+// Paging is stateless, so links stay valid for the life of the simulator.
+// The Aggregated endpoint pages as PKB documents (docs/pkb-api.md §2.4):
+// `page=` numbers, at most 10 per page, and server-relative links with
+// `first`; the other families repeat the query with `_offset` in absolute
+// links.
 func (c *call) searchset(matches []obj, included []obj, maxCount int) obj {
 	count := c.s.pageSize
 	if maxCount > 0 && count > maxCount {
@@ -280,8 +285,14 @@ func (c *call) searchset(matches []obj, included []obj, maxCount int) obj {
 	if maxCount > 0 && count > maxCount {
 		count = maxCount
 	}
-	offset := 0
-	if v := c.query.Get("_offset"); v != "" {
+	byPage := c.fam.id == access.FamilyAggregated
+	offset, page := 0, 1
+	if byPage {
+		if n, err := strconv.Atoi(c.query.Get("page")); err == nil && n > 1 {
+			page = n
+		}
+		offset = (page - 1) * count
+	} else if v := c.query.Get("_offset"); v != "" {
 		if n, err := strconv.Atoi(v); err == nil && n >= 0 {
 			offset = n
 		}
@@ -290,28 +301,44 @@ func (c *call) searchset(matches []obj, included []obj, maxCount int) obj {
 	end := min(offset+count, total)
 	start := min(offset, total)
 	base := c.baseURL()
-	self := base + strings.TrimPrefix(c.r.URL.Path, c.fam.prefix)
+	path := c.r.URL.Path
 	if c.linkPath != "" {
-		self = base + c.linkPath
+		path = c.fam.prefix + c.linkPath
 	}
-	link := func(rel string, off int) obj {
+	link := func(rel string, to int) obj {
 		q := cloneValues(c.query)
 		q.Del("_offset")
-		if off > 0 {
-			q.Set("_offset", strconv.Itoa(off))
+		q.Del("page")
+		u := base + strings.TrimPrefix(path, c.fam.prefix)
+		switch {
+		case byPage:
+			q.Set("page", strconv.Itoa(to))
+			u = path // server-relative, as PKB's
+		case to > 0:
+			q.Set("_offset", strconv.Itoa(to))
 		}
-		u := self
 		if enc := q.Encode(); enc != "" {
 			u += "?" + enc
 		}
 		return obj{"relation": rel, "url": u}
 	}
-	links := []any{link("self", offset)}
-	if end < total && count > 0 {
-		links = append(links, link("next", end))
-	}
-	if start > 0 && count > 0 {
-		links = append(links, link("previous", max(0, start-count)))
+	var links []any
+	if byPage {
+		links = append(links, link("self", page), link("first", 1))
+		if end < total && count > 0 {
+			links = append(links, link("next", page+1))
+		}
+		if page > 1 && count > 0 {
+			links = append(links, link("previous", page-1))
+		}
+	} else {
+		links = append(links, link("self", offset))
+		if end < total && count > 0 {
+			links = append(links, link("next", end))
+		}
+		if start > 0 && count > 0 {
+			links = append(links, link("previous", max(0, start-count)))
+		}
 	}
 	var entries []any
 	if c.query.Get("_summary") != "count" {

@@ -61,6 +61,15 @@ const (
 	SeedCoordinatorID = "5eedc11e-0000-4000-8000-000000000002"
 	// SeedCoordinatorRESTID is the coordinator's numeric REST API id.
 	SeedCoordinatorRESTID = "7100002"
+	// SeedSecondClinicianID is the Practitioner id of a clinician of the
+	// second team (cardiology), which Alice has not consented to: it sees
+	// only what it added to her record, unless it breaks the glass.
+	SeedSecondClinicianID = "5eedc11e-0000-4000-8000-000000000003"
+	// SeedSecondClinicianUserID is that clinician's user id for
+	// Approval.UserID.
+	SeedSecondClinicianUserID = "pkbtest-clinician-2"
+	// SeedSecondClinicianRESTID is that clinician's numeric REST API id.
+	SeedSecondClinicianRESTID = "7100003"
 	// SeedPersonID is a Person linking the clinician to her second user.
 	SeedPersonID = "5eed9e50-0000-4000-8000-000000000001"
 
@@ -79,6 +88,34 @@ const (
 	// SeedCarerConsentID is the Aggregated Consent that makes the second
 	// seeded patient Alice's carer (Consent/$carers).
 	SeedCarerConsentID = "5eedca7e-0000-4000-8000-000000000001"
+
+	// SeedSexualHealthObservationID is a Facade lab result of Alice's
+	// labelled SEXUAL_HEALTH, which no team holds.
+	SeedSexualHealthObservationID = "5eed0b50-0000-4000-8000-000000000001"
+	// SeedUnlabelledObservationID is a Facade lab result of Alice's with no
+	// privacy label (NOT_SET): only she and holders of all four labels see
+	// it.
+	SeedUnlabelledObservationID = "5eed0b50-0000-4000-8000-000000000002"
+	// SeedSocialCareDocumentID is a SOCIAL_CARE DocumentReference the
+	// default team added to Alice's record: the team lacks the label but
+	// keeps seeing what it added.
+	SeedSocialCareDocumentID = "5eed0b50-0000-4000-8000-000000000003"
+	// SeedCardiologyReportID is a DiagnosticReport the second team added
+	// to Alice's record without her consent to that team.
+	SeedCardiologyReportID = "5eed0b50-0000-4000-8000-000000000004"
+	// SeedUnlabelledConditionID is an Aggregated Condition of Alice's with
+	// no privacy label, as PKB stores a diagnosis received without one.
+	SeedUnlabelledConditionID = "5eed0b50-0000-4000-8000-000000000005"
+	// SeedAggregatedSexualHealthObservationID is an Aggregated Observation
+	// of Alice's labelled SEXUAL_HEALTH.
+	SeedAggregatedSexualHealthObservationID = "5eed0b50-0000-4000-8000-000000000006"
+	// SeedMentalHealthMedicationID is an Aggregated MedicationStatement of
+	// Alice's labelled MENTAL_HEALTH, which the default team holds.
+	SeedMentalHealthMedicationID = "5eed0b50-0000-4000-8000-000000000007"
+	// SeedDuplicateNHSNumber is held by two patient accounts of the seeded
+	// organisation, as PKB allows several accounts per national id
+	// (docs/pkb-api.md §8): a search by it returns both.
+	SeedDuplicateNHSNumber = "9990000042"
 
 	// SeedDocumentIdentifierSystem is the system of seeded document
 	// identifiers (the identifier $read-receipt-query takes).
@@ -184,16 +221,20 @@ type simData struct {
 	orgs        map[string]*seedOrg
 	patients    []*SeedPatient
 	byID        map[string]*SeedPatient
-	byNHS       map[string]*SeedPatient
+	byNHS       map[string][]*SeedPatient // several accounts may share one
 	byBSN       map[string]*SeedPatient
 	byREST      map[string]*SeedPatient
 	users       map[string]string // auth user id -> Practitioner or Patient id
-	restUsers   map[string]obj    // REST id -> non-patient user JSON
-	receipts    map[string]string // document identifier -> read time ("" unread)
-	docOrg      map[string]string // document identifier -> creating organisation
-	measures    map[string][]obj  // patient REST id -> measurements
-	messageIDs  map[string]bool   // sender client id + "|" + Bundle.identifier
-	deletions   map[string]string // $destroy request id -> status
+	practTeam   map[string]string // Practitioner id -> team id
+	practREST   map[string]string // Practitioner id -> REST id
+	btg         map[string]btgGrant
+	measureMeta map[string]measureMeta // measurement id -> label and author
+	restUsers   map[string]obj         // REST id -> non-patient user JSON
+	receipts    map[string]string      // document identifier -> read time ("" unread)
+	docOrg      map[string]string      // document identifier -> creating organisation
+	measures    map[string][]obj       // patient REST id -> measurements
+	messageIDs  map[string]bool        // sender client id + "|" + Bundle.identifier
+	deletions   map[string]string      // $destroy request id -> status
 	rng         *rand.Rand
 	nextREST    int
 	nextMeasure int
@@ -211,11 +252,11 @@ func ValidNHSNumber(s string) bool { return message.ValidNHSNumber(s) }
 
 // testNHSNumber draws a valid NHS number in the 999 test range: nine random
 // digits and the one check digit that makes them valid, if any.
-func testNHSNumber(rng *rand.Rand, taken map[string]*SeedPatient) string {
+func testNHSNumber(rng *rand.Rand, taken map[string][]*SeedPatient) string {
 	for {
 		nine := fmt.Sprintf("999%06d", rng.IntN(1000000))
 		for d := '0'; d <= '9'; d++ {
-			if n := nine + string(d); message.ValidNHSNumber(n) && taken[n] == nil {
+			if n := nine + string(d); message.ValidNHSNumber(n) && taken[n] == nil && n != SeedDuplicateNHSNumber && n != SeedPatientNHSNumber {
 				return n
 			}
 		}
@@ -277,22 +318,27 @@ func seed(seedValue int64) *simData {
 		customer:   map[string]*store{"stu3": newStore(), "r4": newStore()},
 		orgs:       map[string]*seedOrg{},
 		byID:       map[string]*SeedPatient{},
-		byNHS:      map[string]*SeedPatient{},
+		byNHS:      map[string][]*SeedPatient{},
 		byBSN:      map[string]*SeedPatient{},
 		byREST:     map[string]*SeedPatient{},
-		users:      map[string]string{DefaultUserID: SeedPatientID, SeedClinicianUserID: SeedClinicianID, DefaultCoordinatorID: SeedCoordinatorID},
-		restUsers:  map[string]obj{},
-		receipts:   map[string]string{},
-		docOrg:     map[string]string{},
-		measures:   map[string][]obj{},
-		messageIDs: map[string]bool{},
-		deletions:  map[string]string{},
-		rng:        rng,
-		nextREST:   7000100,
+		users: map[string]string{DefaultUserID: SeedPatientID, SeedClinicianUserID: SeedClinicianID, SeedSecondClinicianUserID: SeedSecondClinicianID,
+			DefaultCoordinatorID: SeedCoordinatorID},
+		practTeam:   map[string]string{SeedClinicianID: SeedTeamID, SeedCoordinatorID: SeedTeamID, SeedSecondClinicianID: SeedSecondTeamID},
+		practREST:   map[string]string{SeedClinicianID: SeedClinicianRESTID, SeedCoordinatorID: SeedCoordinatorRESTID, SeedSecondClinicianID: SeedSecondClinicianRESTID},
+		btg:         map[string]btgGrant{},
+		measureMeta: map[string]measureMeta{},
+		restUsers:   map[string]obj{},
+		receipts:    map[string]string{},
+		docOrg:      map[string]string{},
+		measures:    map[string][]obj{},
+		messageIDs:  map[string]bool{},
+		deletions:   map[string]string{},
+		rng:         rng,
+		nextREST:    7000100,
 	}
 	at := seedEpoch.AddDate(0, 0, -2)
-	put := func(res obj) { d.facade.put(res, at, "PUT") }
-	putAgg := func(res obj) { d.aggregated.put(res, at, "PUT") }
+	put := func(res obj) { d.facade.put(res, at, "PUT", "") }
+	putAgg := func(res obj) { d.aggregated.put(res, at, "PUT", "") }
 
 	// Organisations and teams.
 	for _, o := range []*seedOrg{
@@ -319,6 +365,7 @@ func seed(seedValue int64) *simData {
 		{SeedCoordinatorID, "Sam", "Testcoordinator", "", SeedCoordinatorRESTID, "TEAMCOORD"},
 		{uuidFrom(rng), "Pat", "Testclinician", "Dr", "", ""},
 		{uuidFrom(rng), "Lee", "Testnurse", "", "", ""},
+		{SeedSecondClinicianID, "Kim", "Testcardiologist", "Dr", SeedSecondClinicianRESTID, "CLINICIAN"},
 	} {
 		name := obj{"family": p.family, "given": []any{p.given}}
 		if p.prefix != "" {
@@ -329,7 +376,7 @@ func seed(seedValue int64) *simData {
 		if p.restID != "" {
 			d.restUsers[p.restID] = obj{"id": p.restID, "userType": p.userType, "patient": false, "firstName": p.given, "lastName": p.family,
 				"title": p.prefix, "email": fmt.Sprintf("%s.%s@example.invalid", p.given, p.family),
-				"organizationName": d.orgs[SeedOrgPublicID].name, "teamName": d.orgs[SeedTeamID].name, "jobTitle": map[string]string{"CLINICIAN": "Consultant (synthetic)", "TEAMCOORD": "Team coordinator (synthetic)"}[p.userType]}
+				"organizationName": d.orgs[SeedOrgPublicID].name, "teamName": d.orgs[d.practTeam[p.id]].name, "jobTitle": map[string]string{"CLINICIAN": "Consultant (synthetic)", "TEAMCOORD": "Team coordinator (synthetic)"}[p.userType]}
 		}
 	}
 	second := d.facade.order["Practitioner"][2]
@@ -370,6 +417,9 @@ func seed(seedValue int64) *simData {
 		{birth: "1990-12-24", org: SeedOrgPublicID, gender: "other"},
 		{registered: true, sharingOff: true, birth: "1966-03-03", org: SeedOrgPublicID, email: true, gender: "male"},
 		{registered: true, birth: "1971-07-07", org: SeedOtherOrgPublicID, gender: "female"},
+		// Two accounts for one NHS number (SeedDuplicateNHSNumber).
+		{registered: true, birth: "1958-01-20", org: SeedOrgPublicID, gender: "male"},
+		{birth: "1958-01-20", org: SeedOrgPublicID, gender: "male"},
 	}
 	perm := rng.Perm(len(givenNames))
 	for i, sp := range specs {
@@ -380,20 +430,21 @@ func seed(seedValue int64) *simData {
 		} else {
 			p.ID, p.NHSNumber, p.RESTID, p.Given = uuidFrom(rng), testNHSNumber(rng, d.byNHS), strconv.Itoa(7000001+i), givenNames[perm[i]]
 		}
+		if i >= len(specs)-2 {
+			p.NHSNumber = SeedDuplicateNHSNumber
+		}
 		if sp.email {
 			p.Email = fmt.Sprintf("%s.testpatient@example.invalid", lower(p.Given))
 		}
 		d.addPatient(p)
 		put(d.facadePatient(p, hospitalNS, i))
-		if p.OrgID == SeedOrgPublicID {
-			putAgg(aggregatedPatient(p))
-		}
+		putAgg(aggregatedPatient(p))
 	}
 
 	// Clinical data per patient.
 	for i, p := range d.patients {
 		big := i == 0
-		d.seedClinical(p, big, put, putAgg, at)
+		d.seedClinical(p, big, func(r obj, by string) { d.facade.put(r, at, "PUT", by) }, func(r obj, by string) { d.aggregated.put(r, at, "PUT", by) })
 	}
 
 	// The second patient is Alice's carer, with the general-health label.
@@ -422,7 +473,7 @@ func lower(s string) string {
 func (d *simData) addPatient(p *SeedPatient) {
 	d.patients = append(d.patients, p)
 	d.byID[p.ID] = p
-	d.byNHS[p.NHSNumber] = p
+	d.byNHS[p.NHSNumber] = append(d.byNHS[p.NHSNumber], p)
 	if p.BSN != "" {
 		d.byBSN[p.BSN] = p
 	}
@@ -502,7 +553,13 @@ var facadeObsKinds = []obsKind{
 	{"SYMPTOM", "MENTAL_HEALTH", "84229001", "Fatigue", "", 0, 0, true},
 }
 
-func (d *simData) seedClinical(p *SeedPatient, big bool, put, putAgg func(obj), _ time.Time) {
+// seedClinical seeds a patient's clinical data. put and putAgg store a
+// Facade or Aggregated resource added by a team or organisation ("" for
+// none of them); data points get the GENERAL_HEALTH label unless seeded
+// otherwise on purpose.
+func (d *simData) seedClinical(p *SeedPatient, big bool, putBy, putAggBy func(obj, string)) {
+	put := func(r obj) { putBy(generalByDefault(r), "") }
+	putAgg := func(r obj) { putAggBy(generalByDefault(r), "") }
 	rng := d.rng
 	subj := func() obj { r := ref("Patient", p.ID); r["display"] = displayName(p); return r }
 	perCategory := 3
@@ -564,7 +621,7 @@ func (d *simData) seedClinical(p *SeedPatient, big bool, put, putAgg func(obj), 
 		if k%4 == 3 {
 			status = "superseded"
 		}
-		put(obj{"resourceType": "DocumentReference", "id": uuidFrom(rng), "meta": privacy("GENERAL_HEALTH"),
+		putBy(obj{"resourceType": "DocumentReference", "id": uuidFrom(rng), "meta": privacy("GENERAL_HEALTH"),
 			"identifier": []any{obj{"system": SeedDocumentIdentifierSystem, "value": ident}},
 			"status":     status, "docStatus": "final",
 			"type":    concept("Clinic letter", coding("http://loinc.org", "11488-4", "Consult note")),
@@ -573,13 +630,16 @@ func (d *simData) seedClinical(p *SeedPatient, big bool, put, putAgg func(obj), 
 			"custodian":   ref("Organization", author),
 			"description": fmt.Sprintf("Synthetic clinic letter %d for %s", k+1, displayName(p)),
 			"content": []any{obj{"attachment": obj{"contentType": "application/pdf", "title": fmt.Sprintf("letter-%d.pdf", k+1),
-				"url": "Binary/" + uuidFrom(rng), "creation": ts(created)}}}})
+				"url": "Binary/" + uuidFrom(rng), "creation": ts(created)}}}}, author)
 		d.docOrg[ident] = author
 		read := ""
 		if ident == SeedReadDocumentIdentifier || (ident != SeedUnreadDocumentIdentifier && rng.IntN(2) == 0) {
 			read = ts(created.Add(time.Duration(24+rng.IntN(72)) * time.Hour))
 		}
 		d.receipts[ident] = read
+	}
+	if big {
+		d.seedLabelled(p, subj, putBy)
 	}
 	// Consent to the default team unless sharing is off.
 	if p.OrgID == SeedOrgPublicID && !p.SharingDisabled {
@@ -614,9 +674,11 @@ func (d *simData) seedClinical(p *SeedPatient, big bool, put, putAgg func(obj), 
 	}
 	// A questionnaire request and its response.
 	if big {
-		put(obj{"resourceType": "ProcedureRequest", "id": SeedProcedureRequestID, "status": "completed", "intent": "order",
+		// Questionnaire requests carry no privacy label (PKB's NOT_SET);
+		// the requesting team added it.
+		putBy(obj{"resourceType": "ProcedureRequest", "id": SeedProcedureRequestID, "status": "completed", "intent": "order",
 			"code": concept("Questionnaire request: Testquestionnaire: mood (synthetic)"), "subject": subj(),
-			"authoredOn": ts(seedEpoch.AddDate(0, 1, 0)), "requester": obj{"agent": ref("Practitioner", SeedClinicianID)}})
+			"authoredOn": ts(seedEpoch.AddDate(0, 1, 0)), "requester": obj{"agent": ref("Practitioner", SeedClinicianID)}}, SeedTeamID)
 		for k := 0; k < 3; k++ {
 			put(obj{"resourceType": "QuestionnaireResponse", "id": uuidFrom(rng), "status": "completed",
 				"questionnaire": ref("Questionnaire", SeedQuestionnaireID), "basedOn": []any{ref("ProcedureRequest", SeedProcedureRequestID)},
@@ -634,6 +696,8 @@ func (d *simData) seedClinical(p *SeedPatient, big bool, put, putAgg func(obj), 
 			d.measures[p.RESTID] = append(d.measures[p.RESTID], obj{"id": strconv.Itoa(8000000 + d.nextMeasure), "apiRef": ar.ref,
 				"value": strconv.FormatFloat(float64(int(v*10))/10, 'f', -1, 64), "unit": ar.units[0],
 				"timestamp": ts(seedEpoch.AddDate(0, 0, 3*k))})
+			// Measurements the patient entered: PKB's default label.
+			d.measureMeta[strconv.Itoa(8000000+d.nextMeasure)] = measureMeta{label: LabelGeneralHealth}
 		}
 	}
 
@@ -681,12 +745,12 @@ func (d *simData) seedClinical(p *SeedPatient, big bool, put, putAgg func(obj), 
 	}
 	if big {
 		srID := uuidFrom(rng)
-		putAgg(obj{"resourceType": "ServiceRequest", "id": srID, "status": "completed", "intent": "order", "subject": aggSubj(),
+		putAggBy(obj{"resourceType": "ServiceRequest", "id": srID, "status": "completed", "intent": "order", "subject": aggSubj(),
 			"identifier": []any{obj{"system": questionnaireRequestSystem, "value": SeedServiceRequestIdentifier}},
 			"code":       obj{"text": "Questionnaire"},
 			"extension": []any{
 				obj{"url": "http://hl7.org/fhir/StructureDefinition/servicerequest-questionnaireRequest", "valueReference": ref("Questionnaire", SeedAggregatedQuestionnaireID)},
-				obj{"url": "http://fhir.patientsknowbest.com/structuredefinition/amendable-by", "valueCode": "patient"}}})
+				obj{"url": "http://fhir.patientsknowbest.com/structuredefinition/amendable-by", "valueCode": "patient"}}}, SeedTeamID)
 		putAgg(obj{"resourceType": "Questionnaire", "id": SeedAggregatedQuestionnaireID, "status": "active", "name": "TestAdvancedQuestionnaire",
 			"title": "Testquestionnaire: wellbeing (synthetic)", "item": []any{obj{"linkId": "1", "text": "How are you? (synthetic)", "type": "string"}}})
 		for k := 0; k < 2; k++ {
@@ -695,7 +759,66 @@ func (d *simData) seedClinical(p *SeedPatient, big bool, put, putAgg func(obj), 
 				"authored": ts(seedEpoch.AddDate(0, 2, 7*k)),
 				"item":     []any{obj{"linkId": "1", "answer": []any{obj{"valueString": "synthetic answer"}}}}})
 		}
+		d.seedAggregatedLabelled(p, putAggBy)
 	}
+}
+
+// generalByDefault labels a data point GENERAL_HEALTH, PKB's default
+// (docs/pkb-api.md §3.7), unless it carries a label.
+func generalByDefault(r obj) obj {
+	if isDataPoint(str(r, "resourceType"), r) && LabelOf(r) == LabelNotSet {
+		meta := objAt(r, "meta")
+		if meta == nil {
+			meta = obj{}
+			r["meta"] = meta
+		}
+		meta["security"] = []any{coding(SystemPrivacyLabel, string(LabelGeneralHealth), "")}
+	}
+	return r
+}
+
+// seedLabelled adds the Facade data points that show the privacy rules on
+// Alice's record (see the Seed*ID constants).
+func (d *simData) seedLabelled(p *SeedPatient, subj func() obj, putBy func(obj, string)) {
+	lab := func(id, code, display string, label PrivacyLabel, value float64, unit string, day int) obj {
+		o := obj{"resourceType": "Observation", "id": id, "status": "unknown",
+			"category":          []any{concept("", coding(SystemObservationCategory, "LABORATORY", ""))},
+			"code":              concept(display, coding("http://loinc.org", code, display)),
+			"subject":           subj(),
+			"effectiveDateTime": ts(seedEpoch.AddDate(0, 0, day).Add(9 * time.Hour)),
+			"valueQuantity":     obj{"value": value, "unit": unit, "system": "http://unitsofmeasure.org", "code": unit}}
+		if label != LabelNotSet {
+			o["meta"] = privacy(string(label))
+		}
+		return o
+	}
+	putBy(lab(SeedSexualHealthObservationID, "43304-5", "Chlamydia trachomatis rRNA (synthetic)", LabelSexualHealth, 0, "{index}", 40), "")
+	putBy(lab(SeedUnlabelledObservationID, "1989-3", "Vitamin D (synthetic)", LabelNotSet, 62, "nmol/L", 41), "")
+	created := seedEpoch.AddDate(0, 2, 0)
+	putBy(obj{"resourceType": "DocumentReference", "id": SeedSocialCareDocumentID, "meta": privacy(string(LabelSocialCare)),
+		"status": "current", "docStatus": "final", "type": concept("Care package letter (synthetic)"),
+		"subject": subj(), "created": ts(created), "indexed": ts(created.Add(time.Hour)),
+		"author": []any{ref("Organization", SeedTeamID)}, "custodian": ref("Organization", SeedOrgPublicID),
+		"description": "Synthetic social care letter the default team added",
+		"content":     []any{obj{"attachment": obj{"contentType": "application/pdf", "title": "care-package.pdf", "creation": ts(created)}}}}, SeedTeamID)
+	putBy(obj{"resourceType": "DiagnosticReport", "id": SeedCardiologyReportID, "meta": privacy(string(LabelGeneralHealth)), "status": "final",
+		"category": concept("", coding("http://hl7.org/fhir/v2/0074", "EC", "")), "code": concept("ECG (synthetic)"),
+		"subject": subj(), "effectiveDateTime": ts(created), "issued": ts(created.Add(2 * time.Hour))}, SeedSecondTeamID)
+}
+
+// seedAggregatedLabelled adds the Aggregated data points that show the
+// privacy rules on Alice's record.
+func (d *simData) seedAggregatedLabelled(p *SeedPatient, putAggBy func(obj, string)) {
+	subj := ref("Patient", p.ID)
+	at := ts(seedEpoch.AddDate(0, 3, 0))
+	// A diagnosis received without a label stays NOT_SET.
+	putAggBy(obj{"resourceType": "Condition", "id": SeedUnlabelledConditionID, "subject": subj, "recordedDate": at,
+		"code": concept("Unlabelled diagnosis (synthetic)")}, "")
+	putAggBy(obj{"resourceType": "Observation", "id": SeedAggregatedSexualHealthObservationID, "meta": privacy(string(LabelSexualHealth)),
+		"status": "final", "subject": subj, "effectiveDateTime": at,
+		"code": concept("sexual health screen", coding("http://loinc.org", "43304-5", "Chlamydia trachomatis rRNA (synthetic)"))}, "")
+	putAggBy(obj{"resourceType": "MedicationStatement", "id": SeedMentalHealthMedicationID, "meta": privacy(string(LabelMentalHealth)),
+		"status": "active", "subject": subj, "effectiveDateTime": at, "medicationCodeableConcept": concept("Sertraline 50mg tablets (synthetic)")}, "")
 }
 
 // measurementRef is one REST API measurement type.

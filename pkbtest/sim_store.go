@@ -11,10 +11,14 @@ import (
 type obj = map[string]any
 
 // version is one stored version of a resource; res is nil for a deletion.
+// by is who added it: a team or organisation id, or "" for a source that is
+// none of the simulator's teams (the patient, another system); a team keeps
+// access to what it added (docs/pkb-api.md §3.7).
 type version struct {
 	res    obj
 	at     time.Time
 	method string
+	by     string
 }
 
 type record struct {
@@ -65,10 +69,10 @@ func (st *store) clone() *store {
 	return cp
 }
 
-// put stores res as a new version of its type and id (res must carry both)
-// and returns the stored object with meta.versionId and meta.lastUpdated
-// set.
-func (st *store) put(res obj, at time.Time, method string) obj {
+// put stores res, added by by, as a new version of its type and id (res
+// must carry both) and returns the stored object with meta.versionId and
+// meta.lastUpdated set.
+func (st *store) put(res obj, at time.Time, method, by string) obj {
 	typ, _ := res["resourceType"].(string)
 	id, _ := res["id"].(string)
 	m := st.records[typ]
@@ -92,7 +96,7 @@ func (st *store) put(res obj, at time.Time, method string) obj {
 	meta["versionId"] = vid
 	meta["lastUpdated"] = at.UTC().Format(time.RFC3339Nano)
 	stored["meta"] = meta
-	r.versions = append(r.versions, version{res: stored, at: at, method: method})
+	r.versions = append(r.versions, version{res: stored, at: at, method: method, by: by})
 	st.hist = append(st.hist, histEntry{rec: r, idx: len(r.versions) - 1})
 	return stored
 }
@@ -119,6 +123,14 @@ func (st *store) get(typ, id string) (res obj, gone bool) {
 }
 
 func (st *store) rec(typ, id string) *record { return st.records[typ][id] }
+
+// author is who added the current version of a resource ("" if unknown).
+func (st *store) author(typ, id string) string {
+	if r := st.records[typ][id]; r != nil {
+		return r.current().by
+	}
+	return ""
+}
 
 // list returns the live resources of a type in insertion order.
 func (st *store) list(typ string) []obj {
