@@ -36,7 +36,8 @@
 // problem; PKB's token, client-type, user-type and X-Org-Public-Id rules
 // apply as docs/pkb-api.md §3-4 describe. Use [NewServer] in tests (like
 // httptest.NewServer) or [NewSimulator] and [Simulator.Start] in a program;
-// [Simulator.Environment] points the authn and wrappers packages at it.
+// [Simulator.Environment] points authn's token sources, and so the wrappers'
+// clients built on them, at it.
 //
 // # Fleet tests
 //
