@@ -187,6 +187,9 @@ func (f *Family) build(ctx context.Context, rt *route, call *Call) (*http.Reques
 		}
 		n++
 	}
+	if len(rt.segs) == 0 {
+		b.WriteByte('/') // [base]/, as the generated clients send it
+	}
 	u := *f.ep.base
 	u.Path, u.RawPath, u.RawQuery = b.String(), "", call.Query.Encode()
 	// What is sent must be what was checked: the route matcher, which also
