@@ -25,16 +25,17 @@ import (
 // answers into *APIError and bounds the body. A Family is safe for
 // concurrent use.
 type Family struct {
-	p    *pipeline
-	ep   endpoint
-	info access.FamilyInfo
-	ops  map[string]*route // by operationId
+	p       *pipeline
+	ep      endpoint
+	info    access.FamilyInfo
+	ops     map[string]*route // by operationId
+	baseStr string            // ep.base.String()
 }
 
 // newFamily builds the checkpoint of one family of a client on the
 // client's pipeline.
 func newFamily(p *pipeline, info access.FamilyInfo, base *url.URL) *Family {
-	f := &Family{p: p, info: info, ops: map[string]*route{},
+	f := &Family{p: p, info: info, ops: map[string]*route{}, baseStr: base.String(),
 		ep: endpoint{family: info.ID, base: base, router: newRouter(info.ID), accept: info.MediaType}}
 	for i := range f.ep.router.routes {
 		rt := &f.ep.router.routes[i]
@@ -203,7 +204,7 @@ func (f *Family) build(ctx context.Context, rt *route, call *Call) (*http.Reques
 	if call.Body != nil {
 		body = bytes.NewReader(call.Body) // GetBody makes it re-sendable
 	}
-	req, err := http.NewRequestWithContext(ctx, op.Method, f.ep.base.String(), body)
+	req, err := http.NewRequestWithContext(ctx, op.Method, f.baseStr, body)
 	if err != nil {
 		return nil, &RequestError{Method: op.Method, Route: op.Path, Err: err}
 	}

@@ -428,16 +428,15 @@ type entryStream[T any] struct {
 	page *Page[T]
 	want string
 	e    entryWire
-	buf  []byte
 	n    int
 	err  error // why decoding stopped early
 }
 
 type entryWire struct {
-	FullURL  string  `json:"fullUrl"`
-	Resource rawSlot `json:"resource"`
+	FullURL  textSlot `json:"fullUrl"`
+	Resource rawSlot  `json:"resource"`
 	Search   struct {
-		Mode string `json:"mode"`
+		Mode textSlot `json:"mode"`
 	} `json:"search"`
 }
 
@@ -445,6 +444,27 @@ type entryWire struct {
 type rawSlot struct {
 	buf []byte
 	set bool
+}
+
+// textSlot keeps a JSON string's content in a buffer it reuses: most
+// entries' fullUrl and search.mode are read and dropped, and need no
+// string of their own.
+type textSlot struct{ buf []byte }
+
+func (t *textSlot) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	v, err := dec.ReadValue()
+	if err != nil {
+		return err
+	}
+	switch v.Kind() {
+	case 'n':
+		t.buf = t.buf[:0]
+		return nil
+	case '"':
+		t.buf, err = jsontext.AppendUnquote(t.buf[:0], v)
+		return err
+	}
+	return fmt.Errorf("want a JSON string, got %s", v.Kind())
 }
 
 func (r *rawSlot) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
@@ -473,11 +493,13 @@ func (s *entryStream[T]) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		return err
 	}
 	for dec.PeekKind() != ']' {
-		s.e = entryWire{Resource: rawSlot{buf: s.buf}}
+		// Fresh fields over the buffers of the previous entry.
+		mode := s.e.Search.Mode.buf[:0]
+		s.e = entryWire{FullURL: textSlot{s.e.FullURL.buf[:0]}, Resource: rawSlot{buf: s.e.Resource.buf[:0]}}
+		s.e.Search.Mode.buf = mode
 		if err := jsonv2.UnmarshalDecode(dec, &s.e); err != nil {
 			return err
 		}
-		s.buf = s.e.Resource.buf
 		if err := s.add(); err != nil {
 			s.err = err
 			return errStopEntries
@@ -496,7 +518,7 @@ func (s *entryStream[T]) add() error {
 	}
 	raw := e.Resource.buf
 	p := s.page
-	switch e.Search.Mode {
+	switch string(e.Search.Mode.buf) { // no allocation
 	case "include":
 		var id struct {
 			ResourceType string `json:"resourceType"`
@@ -505,7 +527,7 @@ func (s *entryStream[T]) add() error {
 		if err := fastjson.Unmarshal(raw, &id); err != nil {
 			return newDecodeError(fmt.Sprintf("searchset entry %d", s.n), err)
 		}
-		p.Included.add(includedItem{typ: id.ResourceType, id: id.ID, fullURL: e.FullURL, raw: bytes.Clone(raw)})
+		p.Included.add(includedItem{typ: id.ResourceType, id: id.ID, fullURL: string(e.FullURL.buf), raw: bytes.Clone(raw)})
 	case "outcome":
 		var oo Outcome
 		if err := fastjson.Unmarshal(raw, &oo); err != nil {
