@@ -25,7 +25,7 @@ func BenchmarkTokenErrorHugeBody(b *testing.B) {
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			hdr := http.Header{"Content-Type": {bc.ct}}
-			c, err := NewSystemClient(SystemConfig{ClientID: fuzzID, ClientSecret: fuzzSecret, Environment: fuzzEnv,
+			c, err := NewSystemSource(SystemConfig{ClientID: fuzzID, ClientSecret: fuzzSecret, Environment: fuzzEnv,
 				Options: Options{HTTPClient: &http.Client{Transport: cannedTransport{bc.status, hdr, bc.body}}}})
 			if err != nil {
 				b.Fatal(err)

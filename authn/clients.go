@@ -79,18 +79,19 @@ type SystemConfig struct {
 	Options
 }
 
-// SystemClient obtains System Client tokens by repeating the
+// SystemSource obtains System Client tokens by repeating the
 // client-credentials grant; PKB never issues these clients a refresh token.
-type SystemClient struct {
+type SystemSource struct {
+	env    Environment
 	ident  clientIdent
 	cache  *Cache
 	shared *sharedCC
 }
 
-// NewSystemClient validates cfg without I/O. Credentials are sent with HTTP
+// NewSystemSource validates cfg without I/O. Credentials are sent with HTTP
 // Basic as PKB documents, and no scope is sent because PKB documents scopes
 // as unsupported there (docs/pkb-api.md §6.6).
-func NewSystemClient(cfg SystemConfig) (*SystemClient, error) {
+func NewSystemSource(cfg SystemConfig) (*SystemSource, error) {
 	if err := firstErr(
 		checkRequired("ClientID", cfg.ClientID),
 		checkRequired("ClientSecret", cfg.ClientSecret),
@@ -106,7 +107,7 @@ func NewSystemClient(cfg SystemConfig) (*SystemClient, error) {
 		AuthStyle:    oauth2.AuthStyleInHeader,
 	}
 	red := redact.New().WithBasic(cfg.ClientID, cfg.ClientSecret)
-	c := &SystemClient{ident: clientIdent{ClientSystem, cfg.ClientID, cfg.Environment.SystemTokenURL}}
+	c := &SystemSource{env: cfg.Environment, ident: clientIdent{ClientSystem, cfg.ClientID, cfg.Environment.SystemTokenURL}}
 	fetch := func(ctx context.Context) (*oauth2.Token, error) {
 		return ep.do(ctx, red, "", cc.Token)
 	}
@@ -132,11 +133,11 @@ func newCCCache(fetch func(context.Context) (*oauth2.Token, error), store TokenS
 }
 
 // Token returns a cached or new access token.
-func (c *SystemClient) Token(ctx context.Context) (*oauth2.Token, error) { return c.cache.Token(ctx) }
+func (c *SystemSource) Token(ctx context.Context) (*oauth2.Token, error) { return c.cache.Token(ctx) }
 
 // Invalidate drops the cached token if it is still accessToken, and stops
 // taking it from a shared store.
-func (c *SystemClient) Invalidate(accessToken string) bool {
+func (c *SystemSource) Invalidate(accessToken string) bool {
 	if c.shared != nil {
 		c.shared.reject(accessToken)
 	}
@@ -146,7 +147,10 @@ func (c *SystemClient) Invalidate(accessToken string) bool {
 // Grant reports ClientSystem and no scopes: PKB's System Client scope field
 // is either "none" or an opaque "<org>-all" and carries no permission the
 // wrappers can check (docs/pkb-api.md §6.6), so it is ignored.
-func (c *SystemClient) Grant() (ClientType, []string) { return ClientSystem, nil }
+func (c *SystemSource) Grant() (ClientType, []string) { return ClientSystem, nil }
+
+// Environment returns the environment of the source's configuration.
+func (c *SystemSource) Environment() Environment { return c.env }
 
 // CustomerConfig configures a Customer System Client, which calls the
 // Customer and Aggregated FHIR APIs.
@@ -171,17 +175,18 @@ type CustomerConfig struct {
 	Options
 }
 
-// CustomerClient obtains Customer System Client tokens by repeating the
+// CustomerSource obtains Customer System Client tokens by repeating the
 // client-credentials grant.
-type CustomerClient struct {
+type CustomerSource struct {
+	env    Environment
 	ident  clientIdent
 	cache  *Cache
 	shared *sharedCC
 	scopes []string
 }
 
-// NewCustomerClient validates cfg without I/O.
-func NewCustomerClient(cfg CustomerConfig) (*CustomerClient, error) {
+// NewCustomerSource validates cfg without I/O.
+func NewCustomerSource(cfg CustomerConfig) (*CustomerSource, error) {
 	if err := firstErr(
 		checkRequired("ClientID", cfg.ClientID),
 		checkRequired("ClientSecret", cfg.ClientSecret),
@@ -202,7 +207,7 @@ func NewCustomerClient(cfg CustomerConfig) (*CustomerClient, error) {
 		AuthStyle:    style,
 	}
 	red := redact.New().WithBasic(cfg.ClientID, cfg.ClientSecret)
-	c := &CustomerClient{ident: clientIdent{ClientCustomer, cfg.ClientID, cfg.Environment.CustomerTokenURL}, scopes: slices.Clone(cfg.Scopes)}
+	c := &CustomerSource{env: cfg.Environment, ident: clientIdent{ClientCustomer, cfg.ClientID, cfg.Environment.CustomerTokenURL}, scopes: slices.Clone(cfg.Scopes)}
 	fetch := func(ctx context.Context) (*oauth2.Token, error) {
 		return ep.do(ctx, red, "", cc.Token)
 	}
@@ -214,13 +219,13 @@ func NewCustomerClient(cfg CustomerConfig) (*CustomerClient, error) {
 }
 
 // Token returns a cached or new access token.
-func (c *CustomerClient) Token(ctx context.Context) (*oauth2.Token, error) {
+func (c *CustomerSource) Token(ctx context.Context) (*oauth2.Token, error) {
 	return c.cache.Token(ctx)
 }
 
 // Invalidate drops the cached token if it is still accessToken, and stops
 // taking it from a shared store.
-func (c *CustomerClient) Invalidate(accessToken string) bool {
+func (c *CustomerSource) Invalidate(accessToken string) bool {
 	if c.shared != nil {
 		c.shared.reject(accessToken)
 	}
@@ -229,12 +234,15 @@ func (c *CustomerClient) Invalidate(accessToken string) bool {
 
 // Grant reports ClientCustomer with the granted scopes of the cached token,
 // or the configured scopes if none is cached.
-func (c *CustomerClient) Grant() (ClientType, []string) {
+func (c *CustomerSource) Grant() (ClientType, []string) {
 	if s := GrantedScopes(c.cache.Cached()); s != nil {
 		return ClientCustomer, s
 	}
 	return ClientCustomer, slices.Clone(c.scopes)
 }
+
+// Environment returns the environment of the source's configuration.
+func (c *CustomerSource) Environment() Environment { return c.env }
 
 // TetheredConfig configures a Tethered-Token System Client, which calls the
 // legacy REST API with the rights a Team Coordinator delegated to it.
@@ -271,20 +279,21 @@ type TetheredConfig struct {
 	Options
 }
 
-// TetheredClient redeems and rotates a tethered refresh token.
-type TetheredClient struct {
+// TetheredSource redeems and rotates a tethered refresh token.
+type TetheredSource struct {
+	env   Environment
 	ident clientIdent
 	cache *Cache
 	rot   *rotator
 }
 
-// NewTetheredClient validates cfg without I/O; the refresh token is first
+// NewTetheredSource validates cfg without I/O; the refresh token is first
 // redeemed by the first Token call.
 //
 // ASSUMPTION (docs/pkb-api.md §3.3): the request is grant_type=refresh_token with
 // scope=SITE at apiToken.action, and each response carries a new,
 // single-use refresh token.
-func NewTetheredClient(cfg TetheredConfig) (*TetheredClient, error) {
+func NewTetheredSource(cfg TetheredConfig) (*TetheredSource, error) {
 	if err := firstErr(
 		checkRequired("ClientID", cfg.ClientID),
 		checkRequired("ClientSecret", cfg.ClientSecret),
@@ -337,27 +346,27 @@ func NewTetheredClient(cfg TetheredConfig) (*TetheredClient, error) {
 		red := redact.New(rt, cfg.RefreshToken).WithBasic(cfg.ClientID, cfg.ClientSecret)
 		return ep.do(ctx, red, origin, cc.Token)
 	}
-	c := &TetheredClient{ident: clientIdent{ClientTethered, cfg.ClientID, cfg.Environment.UserTokenURL}, rot: rot}
+	c := &TetheredSource{env: cfg.Environment, ident: clientIdent{ClientTethered, cfg.ClientID, cfg.Environment.UserTokenURL}, rot: rot}
 	c.cache = NewCache(rot.fetch, cfg.Options)
 	return c, nil
 }
 
 // Token returns a cached access token, or redeems the refresh token, saves
 // its successor and then returns the new access token.
-func (c *TetheredClient) Token(ctx context.Context) (*oauth2.Token, error) {
+func (c *TetheredSource) Token(ctx context.Context) (*oauth2.Token, error) {
 	return c.cache.Token(ctx)
 }
 
 // Invalidate drops the cached token if it is still accessToken; the next
 // Token call redeems the refresh token.
-func (c *TetheredClient) Invalidate(accessToken string) bool {
+func (c *TetheredSource) Invalidate(accessToken string) bool {
 	c.rot.reject(accessToken)
 	return c.cache.Invalidate(accessToken)
 }
 
 // Grant reports ClientTethered with the granted scopes of the cached token,
 // or SITE if none is cached.
-func (c *TetheredClient) Grant() (ClientType, []string) {
+func (c *TetheredSource) Grant() (ClientType, []string) {
 	if s := GrantedScopes(c.cache.Cached()); s != nil {
 		return ClientTethered, s
 	}
@@ -367,9 +376,12 @@ func (c *TetheredClient) Grant() (ClientType, []string) {
 	return ClientTethered, []string{ScopeSite}
 }
 
+// Environment returns the environment of the source's configuration.
+func (c *TetheredSource) Environment() Environment { return c.env }
+
 var (
-	_ Source = (*SystemClient)(nil)
-	_ Source = (*CustomerClient)(nil)
-	_ Source = (*TetheredClient)(nil)
-	_ Source = (*UserClient)(nil)
+	_ Source = (*SystemSource)(nil)
+	_ Source = (*CustomerSource)(nil)
+	_ Source = (*TetheredSource)(nil)
+	_ Source = (*UserSource)(nil)
 )

@@ -21,7 +21,7 @@ func TestSystemClientBasicAuthNoScope(t *testing.T) {
 	as.scope = "235a397b-1ae8-4755-9c77-1a0e2fbc5314-all"
 	as.expiresIn = 3599
 	clock := newFakeClock()
-	c, err := NewSystemClient(SystemConfig{ClientID: "sys-id", ClientSecret: "sys-secret", Environment: as.env(), Options: Options{Now: clock.Now}})
+	c, err := NewSystemSource(SystemConfig{ClientID: "sys-id", ClientSecret: "sys-secret", Environment: as.env(), Options: Options{Now: clock.Now}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func TestCustomerClientAuthStyles(t *testing.T) {
 	as := newFakeAS(t)
 	as.scope = "email profile"
 	as.expiresIn = 300
-	c, err := NewCustomerClient(CustomerConfig{ClientID: "cust-id", ClientSecret: "cust-secret", Environment: as.env()})
+	c, err := NewCustomerSource(CustomerConfig{ClientID: "cust-id", ClientSecret: "cust-secret", Environment: as.env()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestCustomerClientAuthStyles(t *testing.T) {
 		t.Fatalf("Grant = %v %v", typ, scopes)
 	}
 
-	c2, _ := NewCustomerClient(CustomerConfig{ClientID: "cust-id", ClientSecret: "cust-secret", Environment: as.env(), AuthStyle: oauth2.AuthStyleInHeader})
+	c2, _ := NewCustomerSource(CustomerConfig{ClientID: "cust-id", ClientSecret: "cust-secret", Environment: as.env(), AuthStyle: oauth2.AuthStyleInHeader})
 	if _, err := c2.Token(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -89,25 +89,25 @@ func TestCustomerClientAuthStyles(t *testing.T) {
 func TestConstructorsValidateWithoutIO(t *testing.T) {
 	env := Sandbox
 	for name, err := range map[string]error{
-		"system no secret":  second(NewSystemClient(SystemConfig{ClientID: "x", Environment: env})),
-		"system bad url":    second(NewSystemClient(SystemConfig{ClientID: "x", ClientSecret: "y", Environment: Environment{SystemTokenURL: "/relative"}})),
-		"customer no id":    second(NewCustomerClient(CustomerConfig{ClientSecret: "y", Environment: env})),
-		"tethered no token": second(NewTetheredClient(TetheredConfig{ClientID: "x", ClientSecret: "y", Environment: env})),
-		"user no id":        second(NewUserClient(UserConfig{Environment: env})),
-		"user bad redirect": second(NewUserClient(UserConfig{ClientID: "x", Environment: env, RedirectURL: "cb"})),
-		"url with userinfo": second(NewSystemClient(SystemConfig{ClientID: "x", ClientSecret: "y", Environment: Environment{SystemTokenURL: "https://u:p@h/t"}})),
+		"system no secret":  second(NewSystemSource(SystemConfig{ClientID: "x", Environment: env})),
+		"system bad url":    second(NewSystemSource(SystemConfig{ClientID: "x", ClientSecret: "y", Environment: Environment{SystemTokenURL: "/relative"}})),
+		"customer no id":    second(NewCustomerSource(CustomerConfig{ClientSecret: "y", Environment: env})),
+		"tethered no token": second(NewTetheredSource(TetheredConfig{ClientID: "x", ClientSecret: "y", Environment: env})),
+		"user no id":        second(NewUserSource(UserConfig{Environment: env})),
+		"user bad redirect": second(NewUserSource(UserConfig{ClientID: "x", Environment: env, RedirectURL: "cb"})),
+		"url with userinfo": second(NewSystemSource(SystemConfig{ClientID: "x", ClientSecret: "y", Environment: Environment{SystemTokenURL: "https://u:p@h/t"}})),
 	} {
 		if !errors.Is(err, ErrInvalidConfig) {
 			t.Errorf("%s: err = %v, want ErrInvalidConfig", name, err)
 		}
 	}
-	_, err := NewUserClient(UserConfig{ClientID: "x", Environment: env, Scope: "SITE"})
+	_, err := NewUserSource(UserConfig{ClientID: "x", Environment: env, Scope: "SITE"})
 	var ce *ConfigError
 	if !errors.Is(err, ErrInvalidScope) || !errors.As(err, &ce) || ce.Field != "Scope" {
 		t.Fatalf("user scope SITE: %v", err)
 	}
 	for _, s := range []string{"", ScopePatient, ScopeClinician, ScopeTeamCoord} {
-		if _, err := NewUserClient(UserConfig{ClientID: "x", Environment: env, Scope: s}); err != nil {
+		if _, err := NewUserSource(UserConfig{ClientID: "x", Environment: env, Scope: s}); err != nil {
 			t.Errorf("scope %q: %v", s, err)
 		}
 	}
@@ -115,9 +115,9 @@ func TestConstructorsValidateWithoutIO(t *testing.T) {
 
 func second[T any](_ T, err error) error { return err }
 
-func newTethered(t *testing.T, as *fakeAS, store TokenStore, rt string, clock *fakeClock) *TetheredClient {
+func newTethered(t *testing.T, as *fakeAS, store TokenStore, rt string, clock *fakeClock) *TetheredSource {
 	t.Helper()
-	c, err := NewTetheredClient(TetheredConfig{
+	c, err := NewTetheredSource(TetheredConfig{
 		ClientID: "teth-id", ClientSecret: "teth-secret", Environment: as.env(),
 		RefreshToken: rt, Store: store, Options: Options{Now: clock.Now},
 	})
@@ -341,7 +341,7 @@ func TestCallerCancelDuringRedemptionDoesNotLoseRotatedToken(t *testing.T) {
 }
 
 func TestUserAuthCodeURL(t *testing.T) {
-	c, err := NewUserClient(UserConfig{ClientID: "user-id", ClientSecret: "user-secret", Environment: Sandbox, RedirectURL: "https://app.example/cb", Scope: ScopePatient})
+	c, err := NewUserSource(UserConfig{ClientID: "user-id", ClientSecret: "user-secret", Environment: Sandbox, RedirectURL: "https://app.example/cb", Scope: ScopePatient})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,9 +371,9 @@ func TestUserAuthCodeURL(t *testing.T) {
 	}
 }
 
-func newUser(t *testing.T, as *fakeAS, store TokenStore, clock *fakeClock) *UserClient {
+func newUser(t *testing.T, as *fakeAS, store TokenStore, clock *fakeClock) *UserSource {
 	t.Helper()
-	c, err := NewUserClient(UserConfig{
+	c, err := NewUserSource(UserConfig{
 		ClientID: "user-id", ClientSecret: "user-secret", Environment: as.env(),
 		RedirectURL: "https://app.example/cb", Scope: ScopeClinician, Store: store,
 		Options: Options{Now: clock.Now},
@@ -563,7 +563,7 @@ func TestClientsSingleFlightEndToEnd(t *testing.T) {
 			as := newFakeAS(t)
 			var src Source
 			if typ == "system" {
-				src, _ = NewSystemClient(SystemConfig{ClientID: "id", ClientSecret: "s", Environment: as.env()})
+				src, _ = NewSystemSource(SystemConfig{ClientID: "id", ClientSecret: "s", Environment: as.env()})
 			} else {
 				src = newTethered(t, as, nil, as.issueRT(), newFakeClock())
 			}

@@ -5,21 +5,24 @@
 // failure modes (docs/pkb-api.md §3), and a token from one is not accepted where
 // another is expected. Each type therefore has its own constructor:
 //
-//   - [NewUserClient]: authorization code with PKCE, for a person who grants
+//   - [NewUserSource]: authorization code with PKCE, for a person who grants
 //     access (scopes PATIENT, CLINICIAN or TEAMCOORD). [LoginLoopback] runs
 //     the browser dance for command-line tools.
-//   - [NewSystemClient]: client credentials with HTTP Basic, for the Facade
+//   - [NewSystemSource]: client credentials with HTTP Basic, for the Facade
 //     and Messaging FHIR endpoints.
-//   - [NewCustomerClient]: client credentials against PKB's Keycloak, for
+//   - [NewCustomerSource]: client credentials against PKB's Keycloak, for
 //     the Customer and Aggregated FHIR endpoints.
-//   - [NewTetheredClient]: redeems a refresh token that a Team Coordinator
+//   - [NewTetheredSource]: redeems a refresh token that a Team Coordinator
 //     issued, with scope SITE, for the legacy REST API.
 //
 // All four return a [Source]: a context-aware [TokenSource] whose tokens are
 // cached with single-flight refresh ahead of expiry, plus Invalidate for the
-// "401 with a token we thought was valid" case and Grant, which says without
+// "401 with a token we thought was valid" case, Grant, which says without
 // any I/O which client type and scopes are in play so that callers can refuse
-// an operation before a request leaves the process.
+// an operation before a request leaves the process, and Environment, the PKB
+// deployment the source was configured for. The API clients of package
+// wrappers take every base URL from that environment ([Environment.BaseURL]),
+// so a token is never sent to another deployment's hosts.
 //
 // # Refresh-token rotation
 //

@@ -133,7 +133,7 @@ type clientUnderTest struct {
 
 var clientsUnderTest = []clientUnderTest{
 	{"system", func(t *testing.T, env Environment, opts Options) error {
-		c, err := NewSystemClient(SystemConfig{ClientID: "sys-id", ClientSecret: leakSecret, Environment: env, Options: opts})
+		c, err := NewSystemSource(SystemConfig{ClientID: "sys-id", ClientSecret: leakSecret, Environment: env, Options: opts})
 		if err != nil {
 			return err
 		}
@@ -141,7 +141,7 @@ var clientsUnderTest = []clientUnderTest{
 		return err
 	}},
 	{"customer", func(t *testing.T, env Environment, opts Options) error {
-		c, err := NewCustomerClient(CustomerConfig{ClientID: "cust-id", ClientSecret: leakSecret, Environment: env, Options: opts})
+		c, err := NewCustomerSource(CustomerConfig{ClientID: "cust-id", ClientSecret: leakSecret, Environment: env, Options: opts})
 		if err != nil {
 			return err
 		}
@@ -149,7 +149,7 @@ var clientsUnderTest = []clientUnderTest{
 		return err
 	}},
 	{"tethered", func(t *testing.T, env Environment, opts Options) error {
-		c, err := NewTetheredClient(TetheredConfig{ClientID: "teth-id", ClientSecret: leakSecret, Environment: env, RefreshToken: leakRT, Options: opts})
+		c, err := NewTetheredSource(TetheredConfig{ClientID: "teth-id", ClientSecret: leakSecret, Environment: env, RefreshToken: leakRT, Options: opts})
 		if err != nil {
 			return err
 		}
@@ -158,7 +158,7 @@ var clientsUnderTest = []clientUnderTest{
 	}},
 	{"user refresh", func(t *testing.T, env Environment, opts Options) error {
 		store := NewMemoryStore(&oauth2.Token{AccessToken: leakAT, RefreshToken: leakRT, Expiry: time.Now().Add(-time.Hour)})
-		c, err := NewUserClient(UserConfig{ClientID: "user-id", ClientSecret: leakSecret, Environment: env, Store: store, Options: opts})
+		c, err := NewUserSource(UserConfig{ClientID: "user-id", ClientSecret: leakSecret, Environment: env, Store: store, Options: opts})
 		if err != nil {
 			return err
 		}
@@ -166,7 +166,7 @@ var clientsUnderTest = []clientUnderTest{
 		return err
 	}},
 	{"user exchange", func(t *testing.T, env Environment, opts Options) error {
-		c, err := NewUserClient(UserConfig{ClientID: "user-id", ClientSecret: leakSecret, Environment: env, RedirectURL: "https://app.example/cb", Options: opts})
+		c, err := NewUserSource(UserConfig{ClientID: "user-id", ClientSecret: leakSecret, Environment: env, RedirectURL: "https://app.example/cb", Options: opts})
 		if err != nil {
 			return err
 		}
@@ -248,7 +248,7 @@ func TestTokenErrorsAreMappedAndNeverLeakSecrets(t *testing.T) {
 }
 
 func TestCallbackErrorsNeverLeak(t *testing.T) {
-	c, err := NewUserClient(UserConfig{ClientID: "user-id", ClientSecret: leakSecret, Environment: Sandbox})
+	c, err := NewUserSource(UserConfig{ClientID: "user-id", ClientSecret: leakSecret, Environment: Sandbox})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +288,7 @@ func TestStoreErrorsNeverLeak(t *testing.T) {
 		writeJSON(w, 200, map[string]any{"access_token": leakAT, "refresh_token": "RT-NEW-SECRET-4242", "expires_in": 600})
 		return true
 	})
-	c, _ := NewTetheredClient(TetheredConfig{ClientID: "id", ClientSecret: leakSecret, Environment: as.env(), RefreshToken: leakRT, Store: &leakyStore{tok: &oauth2.Token{RefreshToken: leakRT}}})
+	c, _ := NewTetheredSource(TetheredConfig{ClientID: "id", ClientSecret: leakSecret, Environment: as.env(), RefreshToken: leakRT, Store: &leakyStore{tok: &oauth2.Token{RefreshToken: leakRT}}})
 	_, err := c.Token(context.Background())
 	if !errors.Is(err, ErrNotPersisted) {
 		t.Fatalf("err = %v", err)
@@ -298,7 +298,7 @@ func TestStoreErrorsNeverLeak(t *testing.T) {
 		t.Fatalf("new refresh token leaked: %v", err)
 	}
 
-	c2, _ := NewTetheredClient(TetheredConfig{ClientID: "id", ClientSecret: leakSecret, Environment: as.env(), RefreshToken: leakRT, Store: &leakyStore{loadErr: true}})
+	c2, _ := NewTetheredSource(TetheredConfig{ClientID: "id", ClientSecret: leakSecret, Environment: as.env(), RefreshToken: leakRT, Store: &leakyStore{loadErr: true}})
 	_, err = c2.Token(context.Background())
 	if err == nil {
 		t.Fatal("no error")

@@ -50,11 +50,11 @@ func pointAt(env authn.Environment, srv *httptest.Server) authn.Environment {
 	return env
 }
 
-func ExampleNewSystemClient() {
+func ExampleNewSystemSource() {
 	srv := stubPKB()
 	defer srv.Close()
 
-	c, err := authn.NewSystemClient(authn.SystemConfig{
+	c, err := authn.NewSystemSource(authn.SystemConfig{
 		ClientID:     "my-system-client",
 		ClientSecret: "example-secret",
 		Environment:  pointAt(authn.Sandbox, srv), // authn.Sandbox in real use
@@ -81,12 +81,12 @@ func ExampleNewSystemClient() {
 	// access-2
 }
 
-func ExampleNewCustomerClient() {
+func ExampleNewCustomerSource() {
 	srv := stubPKB()
 	defer srv.Close()
 
 	env := pointAt(authn.Sandbox, srv)
-	c, err := authn.NewCustomerClient(authn.CustomerConfig{
+	c, err := authn.NewCustomerSource(authn.CustomerConfig{
 		ClientID:     "my-customer-client",
 		ClientSecret: "example-secret",
 		Environment:  env,
@@ -109,7 +109,7 @@ func ExampleNewCustomerClient() {
 	// access-1
 }
 
-func ExampleNewTetheredClient() {
+func ExampleNewTetheredSource() {
 	srv := stubPKB()
 	defer srv.Close()
 	dir, _ := os.MkdirTemp("", "pkb")
@@ -119,7 +119,7 @@ func ExampleNewTetheredClient() {
 	// restart resumes the session instead of needing a new token from the
 	// Team Coordinator.
 	store := authn.NewFileStore(filepath.Join(dir, "tethered-token.json"))
-	c, err := authn.NewTetheredClient(authn.TetheredConfig{
+	c, err := authn.NewTetheredSource(authn.TetheredConfig{
 		ClientID:     "my-rest-client",
 		ClientSecret: "example-secret",
 		Environment:  pointAt(authn.Sandbox, srv),
@@ -140,11 +140,11 @@ func ExampleNewTetheredClient() {
 	// access-1 refresh-1 tethered [SITE]
 }
 
-func ExampleNewUserClient() {
+func ExampleNewUserSource() {
 	srv := stubPKB()
 	defer srv.Close()
 
-	c, err := authn.NewUserClient(authn.UserConfig{
+	c, err := authn.NewUserSource(authn.UserConfig{
 		ClientID:     "my-app",
 		ClientSecret: "example-secret",
 		Environment:  pointAt(authn.Sandbox, srv),
@@ -192,5 +192,5 @@ func ExampleLoginLoopback() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	// Later runs need no login: NewUserClient with the same store resumes.
+	// Later runs need no login: NewUserSource with the same store resumes.
 }

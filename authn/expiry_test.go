@@ -53,7 +53,7 @@ func TestExpiresInIsClampedAndLenient(t *testing.T) {
 				})
 				clock := newFakeClock()
 				start := clock.Now()
-				c, err := NewSystemClient(SystemConfig{ClientID: "id", ClientSecret: "secret", Environment: as.env(), Options: Options{Now: clock.Now}})
+				c, err := NewSystemSource(SystemConfig{ClientID: "id", ClientSecret: "secret", Environment: as.env(), Options: Options{Now: clock.Now}})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -111,7 +111,7 @@ func TestExpiresInFormEncoded(t *testing.T) {
 				return true
 			})
 			clock := newFakeClock()
-			c, err := NewSystemClient(SystemConfig{ClientID: "id", ClientSecret: "secret", Environment: as.env(), Options: Options{Now: clock.Now}})
+			c, err := NewSystemSource(SystemConfig{ClientID: "id", ClientSecret: "secret", Environment: as.env(), Options: Options{Now: clock.Now}})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -41,7 +41,7 @@ func testSpentConfiguredRefreshToken(t *testing.T, store TokenStore) {
 	}
 	as.endSession()
 
-	checkDead := func(who string, c *TetheredClient) {
+	checkDead := func(who string, c *TetheredSource) {
 		t.Helper()
 		_, err := c.Token(ctx)
 		if !errors.Is(err, ErrReauthorize) {

@@ -220,52 +220,52 @@ func (id clientIdent) logValue() slog.Value {
 }
 
 // Format prints the client type, client ID and token URL, for every verb.
-func (c SystemClient) Format(f fmt.State, verb rune) {
-	formatView(f, verb, "authn.SystemClient", c.ident)
+func (c SystemSource) Format(f fmt.State, verb rune) {
+	formatView(f, verb, "authn.SystemSource", c.ident)
 }
 
 // String returns the client type, client ID and token URL.
-func (c SystemClient) String() string { return fmt.Sprintf("%+v", c.ident) }
+func (c SystemSource) String() string { return fmt.Sprintf("%+v", c.ident) }
 
 // LogValue logs the client type, client ID and token URL.
-func (c SystemClient) LogValue() slog.Value { return c.ident.logValue() }
+func (c SystemSource) LogValue() slog.Value { return c.ident.logValue() }
 
 // Format prints the client type, client ID and token URL, for every verb.
-func (c CustomerClient) Format(f fmt.State, verb rune) {
-	formatView(f, verb, "authn.CustomerClient", c.ident)
+func (c CustomerSource) Format(f fmt.State, verb rune) {
+	formatView(f, verb, "authn.CustomerSource", c.ident)
 }
 
 // String returns the client type, client ID and token URL.
-func (c CustomerClient) String() string { return fmt.Sprintf("%+v", c.ident) }
+func (c CustomerSource) String() string { return fmt.Sprintf("%+v", c.ident) }
 
 // LogValue logs the client type, client ID and token URL.
-func (c CustomerClient) LogValue() slog.Value { return c.ident.logValue() }
+func (c CustomerSource) LogValue() slog.Value { return c.ident.logValue() }
 
 // Format prints the client type, client ID and token URL, for every verb.
-func (c TetheredClient) Format(f fmt.State, verb rune) {
-	formatView(f, verb, "authn.TetheredClient", c.ident)
+func (c TetheredSource) Format(f fmt.State, verb rune) {
+	formatView(f, verb, "authn.TetheredSource", c.ident)
 }
 
 // String returns the client type, client ID and token URL.
-func (c TetheredClient) String() string { return fmt.Sprintf("%+v", c.ident) }
+func (c TetheredSource) String() string { return fmt.Sprintf("%+v", c.ident) }
 
 // LogValue logs the client type, client ID and token URL.
-func (c TetheredClient) LogValue() slog.Value { return c.ident.logValue() }
+func (c TetheredSource) LogValue() slog.Value { return c.ident.logValue() }
 
-func (c UserClient) ident() clientIdent {
+func (c UserSource) ident() clientIdent {
 	return clientIdent{ClientType: ClientUser, ClientID: c.cfg.ClientID, TokenURL: c.cfg.Environment.UserTokenURL}
 }
 
 // Format prints the client type, client ID and token URL, for every verb.
-func (c UserClient) Format(f fmt.State, verb rune) {
-	formatView(f, verb, "authn.UserClient", c.ident())
+func (c UserSource) Format(f fmt.State, verb rune) {
+	formatView(f, verb, "authn.UserSource", c.ident())
 }
 
 // String returns the client type, client ID and token URL.
-func (c UserClient) String() string { return fmt.Sprintf("%+v", c.ident()) }
+func (c UserSource) String() string { return fmt.Sprintf("%+v", c.ident()) }
 
 // LogValue logs the client type, client ID and token URL.
-func (c UserClient) LogValue() slog.Value { return c.ident().logValue() }
+func (c UserSource) LogValue() slog.Value { return c.ident().logValue() }
 
 type pendingAuthView PendingAuth
 

@@ -41,19 +41,19 @@ func formatted(t *testing.T) map[string]any {
 	cust := CustomerConfig{ClientID: "cust-id", ClientSecret: fmtSecret, Environment: env, Scopes: []string{"email"}}
 	teth := TetheredConfig{ClientID: "teth-id", ClientSecret: fmtSecret, RefreshToken: fmtRT, Environment: env, Store: store}
 	user := UserConfig{ClientID: "user-id", ClientSecret: fmtSecret, Environment: env, RedirectURL: "https://app.example/cb", Store: store}
-	sc, err := NewSystemClient(sys)
+	sc, err := NewSystemSource(sys)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cc, err := NewCustomerClient(cust)
+	cc, err := NewCustomerSource(cust)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tc, err := NewTetheredClient(teth)
+	tc, err := NewTetheredSource(teth)
 	if err != nil {
 		t.Fatal(err)
 	}
-	uc, err := NewUserClient(user)
+	uc, err := NewUserSource(user)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,17 +70,17 @@ func formatted(t *testing.T) map[string]any {
 		"CustomerConfig": cust, "*CustomerConfig": &cust,
 		"TetheredConfig": teth, "*TetheredConfig": &teth,
 		"UserConfig": user, "*UserConfig": &user,
-		"*SystemClient": sc, "SystemClient": *sc,
-		"*CustomerClient": cc, "CustomerClient": *cc,
-		"*TetheredClient": tc, "TetheredClient": *tc,
-		"*UserClient": uc, "UserClient": *uc,
+		"*SystemSource": sc, "SystemSource": *sc,
+		"*CustomerSource": cc, "CustomerSource": *cc,
+		"*TetheredSource": tc, "TetheredSource": *tc,
+		"*UserSource": uc, "UserSource": *uc,
 		"*PendingAuth": pending, "PendingAuth": *pending,
 		"*MemoryStore": store,
 		"*Cache":       cache,
 		// Values reached through a caller's own structs and slices.
 		"in a struct": struct {
 			PKB  SystemConfig
-			User *UserClient
+			User *UserSource
 		}{sys, uc},
 		"in a slice": []any{teth, &user, tc},
 	}
@@ -132,10 +132,10 @@ func TestFormattingStillDescribesTheValue(t *testing.T) {
 	for name, want := range map[string]string{
 		"SystemConfig":    "sys-id",
 		"*TetheredConfig": "teth-id",
-		"*UserClient":     "user-id",
-		"*SystemClient":   "sys-id",
-		"*CustomerClient": "cust-id",
-		"*TetheredClient": "teth-id",
+		"*UserSource":     "user-id",
+		"*SystemSource":   "sys-id",
+		"*CustomerSource": "cust-id",
+		"*TetheredSource": "teth-id",
 		"PendingAuth":     "https://app.example/cb",
 	} {
 		for _, verb := range []string{"%v", "%+v", "%#v"} {

@@ -60,7 +60,7 @@ const (
 // secrets that path holds.
 var fuzzClients = []func(ctx context.Context, env Environment, opts Options, store TokenStore) (*oauth2.Token, []string, error){
 	func(ctx context.Context, env Environment, opts Options, _ TokenStore) (*oauth2.Token, []string, error) {
-		c, err := NewSystemClient(SystemConfig{ClientID: fuzzID, ClientSecret: fuzzSecret, Environment: env, Options: opts})
+		c, err := NewSystemSource(SystemConfig{ClientID: fuzzID, ClientSecret: fuzzSecret, Environment: env, Options: opts})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -68,7 +68,7 @@ var fuzzClients = []func(ctx context.Context, env Environment, opts Options, sto
 		return tok, []string{fuzzSecret}, err
 	},
 	func(ctx context.Context, env Environment, opts Options, _ TokenStore) (*oauth2.Token, []string, error) {
-		c, err := NewCustomerClient(CustomerConfig{ClientID: fuzzID, ClientSecret: fuzzSecret, Environment: env, Options: opts})
+		c, err := NewCustomerSource(CustomerConfig{ClientID: fuzzID, ClientSecret: fuzzSecret, Environment: env, Options: opts})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -76,7 +76,7 @@ var fuzzClients = []func(ctx context.Context, env Environment, opts Options, sto
 		return tok, []string{fuzzSecret}, err
 	},
 	func(ctx context.Context, env Environment, opts Options, store TokenStore) (*oauth2.Token, []string, error) {
-		c, err := NewTetheredClient(TetheredConfig{ClientID: fuzzID, ClientSecret: fuzzSecret, RefreshToken: fuzzRT, Environment: env, Store: store, Options: opts})
+		c, err := NewTetheredSource(TetheredConfig{ClientID: fuzzID, ClientSecret: fuzzSecret, RefreshToken: fuzzRT, Environment: env, Store: store, Options: opts})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -84,7 +84,7 @@ var fuzzClients = []func(ctx context.Context, env Environment, opts Options, sto
 		return tok, []string{fuzzSecret, fuzzRT}, err
 	},
 	func(ctx context.Context, env Environment, opts Options, store TokenStore) (*oauth2.Token, []string, error) {
-		c, err := NewUserClient(UserConfig{ClientID: fuzzID, ClientSecret: fuzzSecret, Environment: env, RedirectURL: "https://app.example/cb", Store: store, Options: opts})
+		c, err := NewUserSource(UserConfig{ClientID: fuzzID, ClientSecret: fuzzSecret, Environment: env, RedirectURL: "https://app.example/cb", Store: store, Options: opts})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -314,13 +314,13 @@ func FuzzEchoedSecret(f *testing.F) {
 		opts := Options{HTTPClient: &http.Client{Transport: cannedTransport{sh.status, hdr, []byte(sh.body(echo))}}}
 		var err error
 		if asRefreshToken {
-			c, cerr := NewTetheredClient(TetheredConfig{ClientID: fuzzID, ClientSecret: fuzzSecret, RefreshToken: secret, Environment: fuzzEnv, Options: opts})
+			c, cerr := NewTetheredSource(TetheredConfig{ClientID: fuzzID, ClientSecret: fuzzSecret, RefreshToken: secret, Environment: fuzzEnv, Options: opts})
 			if cerr != nil {
 				t.Fatal(cerr)
 			}
 			_, err = c.Token(context.Background())
 		} else {
-			c, cerr := NewSystemClient(SystemConfig{ClientID: fuzzID, ClientSecret: secret, Environment: fuzzEnv, Options: opts})
+			c, cerr := NewSystemSource(SystemConfig{ClientID: fuzzID, ClientSecret: secret, Environment: fuzzEnv, Options: opts})
 			if cerr != nil {
 				t.Fatal(cerr)
 			}

@@ -14,11 +14,11 @@ import (
 )
 
 // LoginLoopback runs the User Client login for a command-line program: it
-// builds a client from cfg and calls [UserClient.LoginLoopback]. The token is
+// builds a client from cfg and calls [UserSource.LoginLoopback]. The token is
 // saved to cfg.Store, so a client built later from the same store is already
 // logged in.
 func LoginLoopback(ctx context.Context, cfg UserConfig, open func(url string) error) (*oauth2.Token, error) {
-	c, err := NewUserClient(cfg)
+	c, err := NewUserSource(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -34,7 +34,7 @@ func LoginLoopback(ctx context.Context, cfg UserConfig, open func(url string) er
 // be registered for them. Callbacks with the wrong state get an error page
 // and are otherwise ignored, so another local page cannot end the login; the
 // first callback with the right state decides the outcome.
-func (c *UserClient) LoginLoopback(ctx context.Context, open func(url string) error) (*oauth2.Token, error) {
+func (c *UserSource) LoginLoopback(ctx context.Context, open func(url string) error) (*oauth2.Token, error) {
 	if open == nil {
 		return nil, &ConfigError{Field: "open", Reason: "is required", Err: ErrInvalidConfig}
 	}

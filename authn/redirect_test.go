@@ -57,7 +57,7 @@ type tokenPath struct {
 
 var tokenPaths = []tokenPath{
 	{"system", func(t *testing.T, env Environment, opts Options) (error, *recordingStore) {
-		c, err := NewSystemClient(SystemConfig{ClientID: "sys-id", ClientSecret: leakSecret, Environment: env, Options: opts})
+		c, err := NewSystemSource(SystemConfig{ClientID: "sys-id", ClientSecret: leakSecret, Environment: env, Options: opts})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -65,7 +65,7 @@ var tokenPaths = []tokenPath{
 		return err, nil
 	}},
 	{"customer", func(t *testing.T, env Environment, opts Options) (error, *recordingStore) {
-		c, err := NewCustomerClient(CustomerConfig{ClientID: "cust-id", ClientSecret: leakSecret, Environment: env, Options: opts})
+		c, err := NewCustomerSource(CustomerConfig{ClientID: "cust-id", ClientSecret: leakSecret, Environment: env, Options: opts})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -74,7 +74,7 @@ var tokenPaths = []tokenPath{
 	}},
 	{"tethered", func(t *testing.T, env Environment, opts Options) (error, *recordingStore) {
 		store := &recordingStore{TokenStore: NewMemoryStore(nil)}
-		c, err := NewTetheredClient(TetheredConfig{ClientID: "teth-id", ClientSecret: leakSecret, Environment: env, RefreshToken: leakRT, Store: store, Options: opts})
+		c, err := NewTetheredSource(TetheredConfig{ClientID: "teth-id", ClientSecret: leakSecret, Environment: env, RefreshToken: leakRT, Store: store, Options: opts})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -83,7 +83,7 @@ var tokenPaths = []tokenPath{
 	}},
 	{"user refresh", func(t *testing.T, env Environment, opts Options) (error, *recordingStore) {
 		store := &recordingStore{TokenStore: NewMemoryStore(&oauth2.Token{AccessToken: leakAT, RefreshToken: leakRT, Expiry: time.Now().Add(-time.Hour)})}
-		c, err := NewUserClient(UserConfig{ClientID: "user-id", ClientSecret: leakSecret, Environment: env, Store: store, Options: opts})
+		c, err := NewUserSource(UserConfig{ClientID: "user-id", ClientSecret: leakSecret, Environment: env, Store: store, Options: opts})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -92,7 +92,7 @@ var tokenPaths = []tokenPath{
 	}},
 	{"user exchange", func(t *testing.T, env Environment, opts Options) (error, *recordingStore) {
 		store := &recordingStore{TokenStore: NewMemoryStore(nil)}
-		c, err := NewUserClient(UserConfig{ClientID: "user-id", ClientSecret: leakSecret, Environment: env, RedirectURL: "https://app.example/cb", Store: store, Options: opts})
+		c, err := NewUserSource(UserConfig{ClientID: "user-id", ClientSecret: leakSecret, Environment: env, RedirectURL: "https://app.example/cb", Store: store, Options: opts})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -221,20 +221,20 @@ func TestTokenURLsMustBeHTTPSOrLoopback(t *testing.T) {
 	}
 	build := map[string]func(Environment) error{
 		"system": func(e Environment) error {
-			return second(NewSystemClient(SystemConfig{ClientID: "i", ClientSecret: "s", Environment: e}))
+			return second(NewSystemSource(SystemConfig{ClientID: "i", ClientSecret: "s", Environment: e}))
 		},
 		"customer": func(e Environment) error {
-			return second(NewCustomerClient(CustomerConfig{ClientID: "i", ClientSecret: "s", Environment: e}))
+			return second(NewCustomerSource(CustomerConfig{ClientID: "i", ClientSecret: "s", Environment: e}))
 		},
 		"tethered": func(e Environment) error {
-			return second(NewTetheredClient(TetheredConfig{ClientID: "i", ClientSecret: "s", RefreshToken: "r", Environment: e}))
+			return second(NewTetheredSource(TetheredConfig{ClientID: "i", ClientSecret: "s", RefreshToken: "r", Environment: e}))
 		},
 		"user token": func(e Environment) error {
-			return second(NewUserClient(UserConfig{ClientID: "i", ClientSecret: "s", Environment: e}))
+			return second(NewUserSource(UserConfig{ClientID: "i", ClientSecret: "s", Environment: e}))
 		},
 		"user authorize": func(e Environment) error {
 			e.UserAuthorizeURL, e.UserTokenURL = e.UserTokenURL, Sandbox.UserTokenURL
-			return second(NewUserClient(UserConfig{ClientID: "i", ClientSecret: "s", Environment: e}))
+			return second(NewUserSource(UserConfig{ClientID: "i", ClientSecret: "s", Environment: e}))
 		},
 	}
 	for name, mk := range build {

@@ -61,9 +61,9 @@ func TestSharedClientCredentialsOneFetchForManyClients(t *testing.T) {
 	as.expiresIn = 600
 	clock := newFakeClock()
 	path := filepath.Join(t.TempDir(), "system.json")
-	var cs []*SystemClient
+	var cs []*SystemSource
 	for range 5 {
-		c, err := NewSystemClient(SystemConfig{ClientID: "sys", ClientSecret: "sys-secret", Environment: as.env(),
+		c, err := NewSystemSource(SystemConfig{ClientID: "sys", ClientSecret: "sys-secret", Environment: as.env(),
 			Store: NewFileStore(path), Options: Options{Now: clock.Now}})
 		if err != nil {
 			t.Fatal(err)
@@ -103,7 +103,7 @@ func TestSharedClientCredentialsFallBackLocallyAndLogOnce(t *testing.T) {
 	clock := newFakeClock()
 	store := &flakyStore{Coordinator: NewFileStore(filepath.Join(t.TempDir(), "s.json"))}
 	var logs bytes.Buffer
-	c, err := NewSystemClient(SystemConfig{ClientID: "sys", ClientSecret: "sys-secret", Environment: as.env(), Store: store,
+	c, err := NewSystemSource(SystemConfig{ClientID: "sys", ClientSecret: "sys-secret", Environment: as.env(), Store: store,
 		Options: Options{Now: clock.Now, Logger: slog.New(slog.NewTextHandler(&logs, nil))}})
 	if err != nil {
 		t.Fatal(err)
@@ -169,7 +169,7 @@ func TestSharedSaveFailureAfterRedemptionKeepsLeaseAndRetries(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "t.json")
 	store := &flakyStore{Coordinator: NewFileStore(path)}
 	rt := as.issueRT()
-	c, err := NewTetheredClient(TetheredConfig{ClientID: "teth-id", ClientSecret: "teth-secret", Environment: as.env(),
+	c, err := NewTetheredSource(TetheredConfig{ClientID: "teth-id", ClientSecret: "teth-secret", Environment: as.env(),
 		RefreshToken: rt, Store: store, Options: Options{Now: clock.Now, LeaseTTL: 3 * time.Second}})
 	if err != nil {
 		t.Fatal(err)
@@ -211,12 +211,12 @@ func TestStoreBoundToAnotherSessionIsRefused(t *testing.T) {
 	other := cfg
 	other.ClientID = "b"
 	cfg.Store = keyedStore{MemoryStore: NewMemoryStore(nil), key: other.SessionKey("")}
-	if _, err := NewTetheredClient(cfg); !errors.Is(err, ErrInvalidConfig) {
+	if _, err := NewTetheredSource(cfg); !errors.Is(err, ErrInvalidConfig) {
 		t.Fatalf("err = %v", err)
 	}
 	cfg.Store = keyedStore{MemoryStore: NewMemoryStore(nil), key: cfg.SessionKey("reporting")}
 	cfg.RefreshToken = "rt"
-	if _, err := NewTetheredClient(cfg); err != nil {
+	if _, err := NewTetheredSource(cfg); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -60,7 +60,7 @@ func TestFileStoreHelperProcess(t *testing.T) {
 	}
 	env := Sandbox
 	env.UserTokenURL = os.Getenv("PKB_AUTHN_HELPER_URL")
-	c, err := NewTetheredClient(TetheredConfig{ClientID: "teth-id", ClientSecret: "teth-secret", Environment: env,
+	c, err := NewTetheredSource(TetheredConfig{ClientID: "teth-id", ClientSecret: "teth-secret", Environment: env,
 		Store: NewFileStore(os.Getenv("PKB_AUTHN_HELPER_PATH"))})
 	if err != nil {
 		t.Fatal(err)

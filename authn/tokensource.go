@@ -60,6 +60,10 @@ type Source interface {
 	// otherwise the configured ones. It never performs I/O, so it can gate
 	// requests before a token is fetched.
 	Grant() (ClientType, []string)
+	// Environment returns the PKB environment of the source's
+	// configuration. The API clients take their base URLs from it, so that
+	// a token is only ever sent to the deployment that issued it.
+	Environment() Environment
 }
 
 // FromOAuth2 adapts an x/oauth2 token source. The context cannot reach

@@ -42,9 +42,9 @@ type UserConfig struct {
 	Options
 }
 
-// UserClient runs the authorization-code flow with PKCE and then keeps the
+// UserSource runs the authorization-code flow with PKCE and then keeps the
 // session alive by rotating the refresh token through the TokenStore.
-type UserClient struct {
+type UserSource struct {
 	cfg   UserConfig
 	style oauth2.AuthStyle
 	ep    *endpoint
@@ -54,9 +54,9 @@ type UserClient struct {
 
 var userScopes = []string{ScopePatient, ScopeClinician, ScopeTeamCoord}
 
-// NewUserClient validates cfg without I/O. If cfg.Store already holds a
+// NewUserSource validates cfg without I/O. If cfg.Store already holds a
 // session, Token uses it and no login is needed.
-func NewUserClient(cfg UserConfig) (*UserClient, error) {
+func NewUserSource(cfg UserConfig) (*UserSource, error) {
 	if err := firstErr(
 		checkRequired("ClientID", cfg.ClientID),
 		checkURL("Environment.UserAuthorizeURL", cfg.Environment.UserAuthorizeURL),
@@ -75,7 +75,7 @@ func NewUserClient(cfg UserConfig) (*UserClient, error) {
 	if cfg.Store == nil {
 		cfg.Store = NewMemoryStore(nil)
 	}
-	c := &UserClient{cfg: cfg, style: cfg.AuthStyle}
+	c := &UserSource{cfg: cfg, style: cfg.AuthStyle}
 	if c.style == oauth2.AuthStyleAutoDetect {
 		c.style = oauth2.AuthStyleInHeader
 	}
@@ -98,7 +98,7 @@ func NewUserClient(cfg UserConfig) (*UserClient, error) {
 	return c, nil
 }
 
-func (c *UserClient) oauthConfig(redirect string) *oauth2.Config {
+func (c *UserSource) oauthConfig(redirect string) *oauth2.Config {
 	var scopes []string
 	if c.cfg.Scope != "" {
 		scopes = []string{c.cfg.Scope}
@@ -116,7 +116,7 @@ func (c *UserClient) oauthConfig(redirect string) *oauth2.Config {
 	}
 }
 
-func (c *UserClient) refresh(ctx context.Context, rt, origin string) (*oauth2.Token, error) {
+func (c *UserSource) refresh(ctx context.Context, rt, origin string) (*oauth2.Token, error) {
 	red := redact.New(rt).WithBasic(c.cfg.ClientID, c.cfg.ClientSecret)
 	conf := c.oauthConfig("")
 	return c.ep.do(ctx, red, origin, func(ctx context.Context) (*oauth2.Token, error) {
@@ -148,11 +148,11 @@ func (p PendingAuth) GoString() string { return "authn." + p.String() }
 // AuthCodeURL returns the URL to send the user's browser to, and the
 // PendingAuth to keep until the callback. Each call makes a fresh state and
 // PKCE verifier (S256). opts add query parameters.
-func (c *UserClient) AuthCodeURL(opts ...oauth2.AuthCodeOption) (string, *PendingAuth) {
+func (c *UserSource) AuthCodeURL(opts ...oauth2.AuthCodeOption) (string, *PendingAuth) {
 	return c.authCodeURL(c.cfg.RedirectURL, opts...)
 }
 
-func (c *UserClient) authCodeURL(redirect string, opts ...oauth2.AuthCodeOption) (string, *PendingAuth) {
+func (c *UserSource) authCodeURL(redirect string, opts ...oauth2.AuthCodeOption) (string, *PendingAuth) {
 	p := &PendingAuth{State: rand.Text(), Verifier: oauth2.GenerateVerifier(), RedirectURL: redirect}
 	opts = append([]oauth2.AuthCodeOption{oauth2.S256ChallengeOption(p.Verifier)}, opts...)
 	return c.oauthConfig(redirect).AuthCodeURL(p.State, opts...), p
@@ -165,7 +165,7 @@ func (c *UserClient) authCodeURL(redirect string, opts ...oauth2.AuthCodeOption)
 // A callback whose state does not match yields a *CallbackError wrapping
 // ErrStateMismatch, and nothing else in it is trusted. A matching callback
 // carrying error=access_denied wraps ErrAccessDenied.
-func (c *UserClient) Exchange(ctx context.Context, pending *PendingAuth, callback url.Values) (*oauth2.Token, error) {
+func (c *UserSource) Exchange(ctx context.Context, pending *PendingAuth, callback url.Values) (*oauth2.Token, error) {
 	if pending == nil || pending.State == "" || pending.Verifier == "" {
 		return nil, &CallbackError{Code: "state_mismatch", Description: "no pending authorization", kind: ErrStateMismatch}
 	}
@@ -202,21 +202,24 @@ func (c *UserClient) Exchange(ctx context.Context, pending *PendingAuth, callbac
 // Token returns a cached access token, or redeems the refresh token, saves
 // its successor and returns the new access token. Before any login it fails
 // with ErrReauthorize without I/O.
-func (c *UserClient) Token(ctx context.Context) (*oauth2.Token, error) {
+func (c *UserSource) Token(ctx context.Context) (*oauth2.Token, error) {
 	return c.cache.Token(ctx)
 }
 
 // Invalidate drops the cached token if it is still accessToken; the next
 // Token call redeems the refresh token.
-func (c *UserClient) Invalidate(accessToken string) bool {
+func (c *UserSource) Invalidate(accessToken string) bool {
 	c.rot.reject(accessToken)
 	return c.cache.Invalidate(accessToken)
 }
 
+// Environment returns the environment of the source's configuration.
+func (c *UserSource) Environment() Environment { return c.cfg.Environment }
+
 // Grant reports ClientUser with the scopes PKB granted, from the cached or
 // last stored token; before any token is seen it reports the requested
 // scope, or nil if any user type was allowed.
-func (c *UserClient) Grant() (ClientType, []string) {
+func (c *UserSource) Grant() (ClientType, []string) {
 	if s := GrantedScopes(c.cache.Cached()); s != nil {
 		return ClientUser, s
 	}

@@ -17,7 +17,7 @@ func TestUserGrantReadsTheStoredSession(t *testing.T) {
 	if err := store.Save(t.Context(), tok); err != nil {
 		t.Fatal(err)
 	}
-	c, err := NewUserClient(UserConfig{ClientID: "app", Environment: Sandbox, Store: store})
+	c, err := NewUserSource(UserConfig{ClientID: "app", Environment: Sandbox, Store: store})
 	if err != nil {
 		t.Fatal(err)
 	}

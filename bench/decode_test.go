@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"strconv"
 	"sync"
 	"testing"
@@ -51,14 +53,15 @@ func decodePKBGo(data []byte) ([]stu3.Observation, error) {
 	return obs, nil
 }
 
-// decodeSearchSet is pkb-go's single-pass typed path for a one-type search:
-// wrappers.DecodeSearchSet decodes each entry straight into stu3.Observation.
-func decodeSearchSet(data []byte) ([]stu3.Observation, error) {
-	set, err := wrappers.DecodeSearchSet[stu3.Observation](bytes.NewReader(data))
+// decodePage is pkb-go's single-pass typed path for a one-type search,
+// the one its pagers use: wrappers.DecodePage decodes each match once,
+// into stu3.Observation (included resources would stay raw JSON).
+func decodePage(data []byte) ([]*stu3.Observation, error) {
+	page, err := wrappers.DecodePage[stu3.Observation](nil, &http.Response{Body: io.NopCloser(bytes.NewReader(data))})
 	if err != nil {
 		return nil, err
 	}
-	return set.Resources, nil
+	return page.Matches, nil
 }
 
 // decodeMap is the untyped baseline: encoding/json into map[string]any.
@@ -205,10 +208,10 @@ func TestImplementationsAgree(t *testing.T) {
 	if err != nil {
 		t.Fatalf("pkbgo: %v", err)
 	}
-	single, err := decodeSearchSet(data)
+	single, err := decodePage(data)
 	if err != nil || len(single) != len(typed) || single[0].Id != typed[0].Id || single[len(single)-1].Id != typed[len(typed)-1].Id ||
 		single[0].ValueQuantity.Value != typed[0].ValueQuantity.Value {
-		t.Fatalf("pkbgo-searchset disagrees with pkbgo: %d observations, %v", len(single), err)
+		t.Fatalf("pkbgo-page disagrees with pkbgo: %d observations, %v", len(single), err)
 	}
 	untyped, err := decodeMap(data)
 	if err != nil {
@@ -283,11 +286,11 @@ func BenchmarkDecodeObservationBundle(b *testing.B) {
 		}
 	})
 
-	b.Run("impl=pkbgo-searchset", func(b *testing.B) {
+	b.Run("impl=pkbgo-page", func(b *testing.B) {
 		b.SetBytes(int64(len(data)))
 		b.ReportAllocs()
 		for b.Loop() {
-			obs, err := decodeSearchSet(data)
+			obs, err := decodePage(data)
 			if err != nil || len(obs) != entries {
 				b.Fatalf("got %d observations, err %v", len(obs), err)
 			}

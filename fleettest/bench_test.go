@@ -34,11 +34,11 @@ func BenchmarkFreshToken(b *testing.B) {
 			b.Cleanup(closeFn)
 			cfg.Store = s
 		}
-		src, err := authn.NewTetheredClient(cfg)
+		src, err := authn.NewTetheredSource(cfg)
 		if err != nil {
 			b.Fatal(err)
 		}
-		w, err := wrappers.NewTetheredClient(src, wrappers.WithEnvironment(env))
+		w, err := wrappers.NewTetheredClient(src)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -61,7 +61,7 @@ func BenchmarkFreshToken(b *testing.B) {
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					r, err := w.REST.GetUserByNhsNumberWithResponse(ctx, pkbtest.SeedPatientNHSNumber)
+					r, err := w.REST.Gen.GetUserByNhsNumberWithResponse(ctx, pkbtest.SeedPatientNHSNumber)
 					if err != nil || r.StatusCode() != 200 {
 						b.Errorf("%v", err)
 						return

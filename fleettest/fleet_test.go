@@ -257,7 +257,7 @@ func run(t *testing.T, storeName string, eng *engine, m mode) Result {
 	}
 	defer closeT()
 	tcfg.Store = tstore
-	src, err := authn.NewTetheredClient(tcfg)
+	src, err := authn.NewTetheredSource(tcfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -164,12 +164,12 @@ func runWorker(cfg WorkerConfig) (*Report, error) {
 	}
 	defer closeT()
 	tcfg.Store = tstore
-	tsrc, err := authn.NewTetheredClient(tcfg)
+	tsrc, err := authn.NewTetheredSource(tcfg)
 	if err != nil {
 		return nil, err
 	}
 	timed := &timedSource{Source: tsrc}
-	teth, err := wrappers.NewTetheredClient(timed, wrappers.WithEnvironment(cfg.Env))
+	teth, err := wrappers.NewTetheredClient(timed)
 	if err != nil {
 		return nil, err
 	}
@@ -182,11 +182,11 @@ func runWorker(cfg WorkerConfig) (*Report, error) {
 	}
 	defer closeS()
 	scfg.Store = sstore
-	ssrc, err := authn.NewSystemClient(scfg)
+	ssrc, err := authn.NewSystemSource(scfg)
 	if err != nil {
 		return nil, err
 	}
-	sys, err := wrappers.NewSystemClient(ssrc, pkbtest.SeedOrgPublicID, wrappers.WithEnvironment(cfg.Env))
+	sys, err := wrappers.NewSystemClient(ssrc, pkbtest.SeedOrgPublicID)
 	if err != nil {
 		return nil, err
 	}
@@ -232,7 +232,7 @@ func runWorker(cfg WorkerConfig) (*Report, error) {
 	for range cfg.Tethered {
 		wg.Add(1)
 		go loop(func(ctx context.Context) (int, error) {
-			r, err := teth.REST.GetUserByNhsNumberWithResponse(ctx, pkbtest.SeedPatientNHSNumber)
+			r, err := teth.REST.Gen.GetUserByNhsNumberWithResponse(ctx, pkbtest.SeedPatientNHSNumber)
 			if err != nil {
 				return 0, err
 			}
@@ -242,7 +242,7 @@ func runWorker(cfg WorkerConfig) (*Report, error) {
 	for range cfg.System {
 		wg.Add(1)
 		go loop(func(ctx context.Context) (int, error) {
-			r, err := sys.Facade.ReadPatientWithResponse(ctx, pkbtest.SeedPatientID)
+			r, err := sys.Facade.Gen.ReadPatientWithResponse(ctx, pkbtest.SeedPatientID)
 			if err != nil {
 				return 0, err
 			}

@@ -44,7 +44,7 @@ func browser(u string) error {
 
 func TestSystemClientColdCacheSingleFlightAgainstFosite(t *testing.T) {
 	s := pkbtest.StartAuthServer(t)
-	src, err := authn.NewSystemClient(authn.SystemConfig{ClientID: pkbtest.DefaultSystemClientID, ClientSecret: pkbtest.DefaultClientSecret, Environment: authEnv(s)})
+	src, err := authn.NewSystemSource(authn.SystemConfig{ClientID: pkbtest.DefaultSystemClientID, ClientSecret: pkbtest.DefaultClientSecret, Environment: authEnv(s)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func TestSystemClientColdCacheSingleFlightAgainstFosite(t *testing.T) {
 func TestCustomerClientFormAndBasicAgainstFosite(t *testing.T) {
 	s := pkbtest.StartAuthServer(t)
 	for _, style := range []oauth2.AuthStyle{oauth2.AuthStyleInParams, oauth2.AuthStyleInHeader} {
-		src, err := authn.NewCustomerClient(authn.CustomerConfig{ClientID: pkbtest.DefaultCustomerClientID, ClientSecret: pkbtest.DefaultClientSecret, Environment: authEnv(s), AuthStyle: style})
+		src, err := authn.NewCustomerSource(authn.CustomerConfig{ClientID: pkbtest.DefaultCustomerClientID, ClientSecret: pkbtest.DefaultClientSecret, Environment: authEnv(s), AuthStyle: style})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -97,8 +97,8 @@ func TestCustomerClientFormAndBasicAgainstFosite(t *testing.T) {
 func TestWrongSecretIsATypedErrorWithoutTheSecret(t *testing.T) {
 	s := pkbtest.StartAuthServer(t)
 	const secret = "wrong-secret-VALUE-77"
-	sys, _ := authn.NewSystemClient(authn.SystemConfig{ClientID: pkbtest.DefaultSystemClientID, ClientSecret: secret, Environment: authEnv(s)})
-	cus, _ := authn.NewCustomerClient(authn.CustomerConfig{ClientID: pkbtest.DefaultCustomerClientID, ClientSecret: secret, Environment: authEnv(s)})
+	sys, _ := authn.NewSystemSource(authn.SystemConfig{ClientID: pkbtest.DefaultSystemClientID, ClientSecret: secret, Environment: authEnv(s)})
+	cus, _ := authn.NewCustomerSource(authn.CustomerConfig{ClientID: pkbtest.DefaultCustomerClientID, ClientSecret: secret, Environment: authEnv(s)})
 	for _, src := range []authn.Source{sys, cus} {
 		_, err := src.Token(context.Background())
 		if !errors.Is(err, authn.ErrInvalidClient) {
@@ -113,7 +113,7 @@ func TestWrongSecretIsATypedErrorWithoutTheSecret(t *testing.T) {
 func TestUserClientAuthCodePKCEAndRotationAgainstFosite(t *testing.T) {
 	s := pkbtest.StartAuthServer(t)
 	store := authn.NewFileStore(filepath.Join(t.TempDir(), "pkb", "token.json"))
-	user, err := authn.NewUserClient(authn.UserConfig{
+	user, err := authn.NewUserSource(authn.UserConfig{
 		ClientID: pkbtest.DefaultUserClientID, ClientSecret: pkbtest.DefaultClientSecret,
 		Environment: authEnv(s), Scope: authn.ScopePatient, Store: store,
 	})
@@ -159,7 +159,7 @@ func TestUserClientAuthCodePKCEAndRotationAgainstFosite(t *testing.T) {
 	}
 
 	// Someone replays the spent refresh token: PKB kills the session.
-	replayer, _ := authn.NewUserClient(authn.UserConfig{
+	replayer, _ := authn.NewUserSource(authn.UserConfig{
 		ClientID: pkbtest.DefaultUserClientID, ClientSecret: pkbtest.DefaultClientSecret, Environment: authEnv(s),
 		Store: authn.NewMemoryStore(&oauth2.Token{RefreshToken: first, Expiry: time.Now().Add(-time.Hour)}),
 	})
@@ -181,7 +181,7 @@ func TestUserClientAuthCodePKCEAndRotationAgainstFosite(t *testing.T) {
 
 func TestUserClientStateMismatchAndDenial(t *testing.T) {
 	s := pkbtest.StartAuthServer(t)
-	user, err := authn.NewUserClient(authn.UserConfig{
+	user, err := authn.NewUserSource(authn.UserConfig{
 		ClientID: pkbtest.DefaultUserClientID, ClientSecret: pkbtest.DefaultClientSecret,
 		Environment: authEnv(s), Scope: authn.ScopeClinician, RedirectURL: "http://127.0.0.1:9/callback",
 	})
@@ -237,8 +237,8 @@ func TestTetheredClientSITERotationAgainstFosite(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "tethered.json")
-	newClient := func() *authn.TetheredClient {
-		c, err := authn.NewTetheredClient(authn.TetheredConfig{
+	newClient := func() *authn.TetheredSource {
+		c, err := authn.NewTetheredSource(authn.TetheredConfig{
 			ClientID: pkbtest.DefaultTetheredClientID, ClientSecret: pkbtest.DefaultClientSecret,
 			Environment: authEnv(s), RefreshToken: rt, Store: authn.NewFileStore(path),
 		})
@@ -280,7 +280,7 @@ func TestTetheredClientSITERotationAgainstFosite(t *testing.T) {
 func TestTokenEndpointDownIsTyped(t *testing.T) {
 	s := pkbtest.StartAuthServer(t)
 	s.InjectFault(pkbtest.EndpointSystemToken, pkbtest.Fault{Kind: pkbtest.FaultHTML})
-	src, _ := authn.NewSystemClient(authn.SystemConfig{ClientID: pkbtest.DefaultSystemClientID, ClientSecret: pkbtest.DefaultClientSecret, Environment: authEnv(s)})
+	src, _ := authn.NewSystemSource(authn.SystemConfig{ClientID: pkbtest.DefaultSystemClientID, ClientSecret: pkbtest.DefaultClientSecret, Environment: authEnv(s)})
 	_, err := src.Token(context.Background())
 	if !errors.Is(err, authn.ErrTokenEndpoint) {
 		t.Errorf("HTML error page: want ErrTokenEndpoint, got %v", err)

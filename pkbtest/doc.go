@@ -47,9 +47,9 @@
 // client-type, user-type and X-Org-Public-Id rules apply as docs/pkb-api.md
 // §3-4 describe. Use [NewServer] in tests (like httptest.NewServer) or
 // [NewSimulator] and [Simulator.Start] in a program; [Simulator.Environment]
-// points the authn and wrappers packages at it. Each request logs one Info
-// line ([WithLogger]): method, route template, status and duration, never a
-// URL, header or body.
+// points authn's token sources, and so the wrappers' clients built on them,
+// at it. Each request logs one Info line ([WithLogger]): method, route
+// template, status and duration, never a URL, header or body.
 //
 // # What the simulator enforces
 //

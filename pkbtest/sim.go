@@ -251,36 +251,44 @@ func (s *Simulator) URL() string {
 	return s.baseURL
 }
 
-// Environment points every URL of an authn.Environment at the simulator, for
-// authn's constructors and wrappers.WithEnvironment. CustomerHost is empty
-// because the simulator serves customer endpoints under paths, not
-// sub-domains: use CustomerURL instead of Environment.CustomerURL.
+// The customers whose Customer FHIR endpoints the simulator serves, one
+// per FHIR version: NewCustomerSystemClient(src, CustomerR4) reaches the
+// simulator's R4 customer. Their endpoints end in /fhir, like PKB's
+// https://{customer}.fhir-api.{env}/fhir.
+const (
+	// CustomerSTU3 is the customer whose endpoint is FHIR STU3.
+	CustomerSTU3 = "stu3"
+	// CustomerR4 is the customer whose endpoint is FHIR R4.
+	CustomerR4 = "r4"
+)
+
+// Environment points every URL of an authn.Environment at the simulator,
+// for authn's constructors (the API clients take their URLs from the token
+// source). The simulator serves customer endpoints under paths rather than
+// sub-domains, so CustomerURLTemplate is <URL>/customer/{customer}/fhir:
+// Environment().CustomerURL(CustomerR4) is the R4 customer's base URL.
 func (s *Simulator) Environment() authn.Environment {
-	u := s.URL()
-	return authn.Environment{
-		Name:             "pkbtest",
-		UserAuthorizeURL: u + string(EndpointAuthorize),
-		UserTokenURL:     u + string(EndpointUserToken),
-		SystemTokenURL:   u + string(EndpointSystemToken),
-		CustomerTokenURL: u + string(EndpointCustomerToken),
-		FacadeURL:        u + prefixFacade,
-		MessagingURL:     u + prefixMessaging,
-		RESTURL:          u + prefixREST,
-		AggregatedURL:    u + prefixAggregated,
-	}
+	return EnvironmentAt(s.URL())
 }
 
-// CustomerURL is the base URL of the Customer FHIR endpoint of one FHIR
-// version, "stu3" or "r4" (case-insensitive); anything else gives "". Like
-// PKB's https://{customer}.fhir-api.{env}/fhir it ends in /fhir.
-func (s *Simulator) CustomerURL(fhirVersion string) string {
-	switch strings.ToLower(fhirVersion) {
-	case "stu3":
-		return s.URL() + prefixCustomerSTU3
-	case "r4":
-		return s.URL() + prefixCustomerR4
+// EnvironmentAt is the Environment of a simulator listening at base (e.g.
+// http://127.0.0.1:8080, as 'pkb serve' prints it): every mount point of
+// its token endpoints and endpoint families, for a client that reaches a
+// simulator another process runs.
+func EnvironmentAt(base string) authn.Environment {
+	base = strings.TrimRight(base, "/")
+	return authn.Environment{
+		Name:                "pkbtest",
+		UserAuthorizeURL:    base + string(EndpointAuthorize),
+		UserTokenURL:        base + string(EndpointUserToken),
+		SystemTokenURL:      base + string(EndpointSystemToken),
+		CustomerTokenURL:    base + string(EndpointCustomerToken),
+		FacadeURL:           base + "/fhir",
+		MessagingURL:        base + "/phr-fhir",
+		RESTURL:             base + "/json",
+		AggregatedURL:       base + "/aggregated/fhir",
+		CustomerURLTemplate: base + "/customer/{customer}/fhir",
 	}
-	return ""
 }
 
 // Auth is the embedded authorization server, for revoking or expiring

@@ -48,7 +48,7 @@ func idParams(name string, pairs ...string) string {
 // through the real client library.
 func TestFacadeAsSystem(t *testing.T) {
 	s := newSim(t)
-	fc := systemClient(t, s).Facade
+	fc := systemClient(t, s).Facade.Gen
 	c := ctx(t)
 	patients := s.Patients()
 	bob := patients[1] // unregistered adult: gets invitation tokens
@@ -245,31 +245,31 @@ func TestFacadeAsPatient(t *testing.T) {
 	s := newSim(t)
 	uc := userClient(t, s, "PATIENT")
 	c := ctx(t)
-	m := ok(t)(uc.Facade.PurviewWithResponse(c))
+	m := ok(t)(uc.Facade.Gen.PurviewWithResponse(c))
 	if got := get(param(m, "purview")[0], "valueReference", "reference"); got != alice {
 		t.Fatalf("patient purview = %v, want %s", got, alice)
 	}
-	ok(t)(uc.Facade.ReadPatientWithResponse(c, pkbtest.SeedPatientID))
-	m = ok(t)(uc.Facade.PatientInstanceDateOfLastDataPointWithResponse(c, pkbtest.SeedPatientID))
+	ok(t)(uc.Facade.Gen.ReadPatientWithResponse(c, pkbtest.SeedPatientID))
+	m = ok(t)(uc.Facade.Gen.PatientInstanceDateOfLastDataPointWithResponse(c, pkbtest.SeedPatientID))
 	if len(param(param(m, "lastDataPointsResult")[0], "lastRecordUpdate")) != 1 {
 		t.Errorf("instance $date-of-last-data-point = %v", m)
 	}
-	m = ok(t)(uc.Facade.SearchObservationWithResponse(c, &facade.SearchObservationParams{Patient: alice, Category: pkbtest.SystemObservationCategory + "|SYMPTOM"}))
+	m = ok(t)(uc.Facade.Gen.SearchObservationWithResponse(c, &facade.SearchObservationParams{Patient: alice, Category: pkbtest.SystemObservationCategory + "|SYMPTOM"}))
 	if len(entries(m)) == 0 {
 		t.Error("a patient sees no symptoms of her own")
 	}
 
 	other := s.Patients()[1]
-	r, err := uc.Facade.ReadPatientWithResponse(c, other.ID)
+	r, err := uc.Facade.Gen.ReadPatientWithResponse(c, other.ID)
 	m = want(t, r, err, http.StatusForbidden)
 	if pkbCode(m) != "NO_CONSENT" {
 		t.Errorf("reading another patient: %v", m)
 	}
-	m = ok(t)(uc.Facade.SearchObservationWithResponse(c, &facade.SearchObservationParams{Patient: "Patient/" + other.ID, Category: labCat}))
+	m = ok(t)(uc.Facade.Gen.SearchObservationWithResponse(c, &facade.SearchObservationParams{Patient: "Patient/" + other.ID, Category: labCat}))
 	if len(entries(m)) != 0 || get(m, "total") != float64(0) {
 		t.Errorf("another patient's observations were not silently omitted: %v", m)
 	}
-	r2, err := uc.Facade.PatientInstanceDateOfLastDataPointWithResponse(c, other.ID)
+	r2, err := uc.Facade.Gen.PatientInstanceDateOfLastDataPointWithResponse(c, other.ID)
 	want(t, r2, err, http.StatusForbidden)
 
 	// The wrappers refuse a system-only operation before any I/O; sent raw,
@@ -285,15 +285,15 @@ func TestFacadeAsClinician(t *testing.T) {
 	s := newSim(t)
 	uc := userClient(t, s, "CLINICIAN")
 	c := ctx(t)
-	m := ok(t)(uc.Facade.ReadPractitionerWithResponse(c, pkbtest.SeedClinicianID))
+	m := ok(t)(uc.Facade.Gen.ReadPractitionerWithResponse(c, pkbtest.SeedClinicianID))
 	if get(m, "id") != pkbtest.SeedClinicianID {
 		t.Errorf("practitioner = %v", m)
 	}
-	m = ok(t)(uc.Facade.PurviewWithResponse(c))
+	m = ok(t)(uc.Facade.Gen.PurviewWithResponse(c))
 	if got := get(param(m, "purview")[0], "valueReference", "reference"); got != "Organization/"+pkbtest.SeedTeamID {
 		t.Errorf("clinician purview = %v", got)
 	}
-	ok(t)(uc.Facade.QuestionnaireSendQuestionnaireRequestWithBodyWithResponse(c, pkbtest.SeedQuestionnaireID, fhirJSON, body(`{"resourceType":"Parameters","parameter":[
+	ok(t)(uc.Facade.Gen.QuestionnaireSendQuestionnaireRequestWithBodyWithResponse(c, pkbtest.SeedQuestionnaireID, fhirJSON, body(`{"resourceType":"Parameters","parameter":[
 		{"name":"requestor","valueReference":{"reference":"Practitioner/`+pkbtest.SeedClinicianID+`"}},
 		{"name":"target","valueReference":{"reference":"Organization/`+pkbtest.SeedTeamID+`"}}]}`)))
 
@@ -303,7 +303,7 @@ func TestFacadeAsClinician(t *testing.T) {
 			off = p
 		}
 	}
-	r, err := uc.Facade.ReadPatientWithResponse(c, off.ID)
+	r, err := uc.Facade.Gen.ReadPatientWithResponse(c, off.ID)
 	m = want(t, r, err, http.StatusForbidden)
 	if pkbCode(m) != "SHARING_DISABLED" {
 		t.Errorf("sharing-disabled patient: %v", m)
@@ -317,7 +317,7 @@ func TestFacadeAsClinician(t *testing.T) {
 // $date-of-last-data-point as PKB's own example does.
 func TestNationalIdentifierSystems(t *testing.T) {
 	s := newSim(t)
-	fc := systemClient(t, s).Facade
+	fc := systemClient(t, s).Facade.Gen
 	c := ctx(t)
 	m := ok(t)(fc.PatientStatusQueryWithBodyWithResponse(c, fhirJSON, body(idParams("patientIdentifier",
 		"urn:oid:2.16.840.1.113883.2.1.3.2.4.16.53", "0101011234", "urn:uuid:1479257a-ce8f-482a-89fa-429ac066c158", "3200000015"))))

@@ -33,7 +33,7 @@ func newPatient(nhs, given, extra string) string {
 func TestMessaging(t *testing.T) {
 	s := newSim(t)
 	sc := systemClient(t, s)
-	mc := sc.Messaging
+	mc := sc.Messaging.Gen
 	c := ctx(t)
 
 	const nhs = "9990001014" // valid checksum, not seeded
@@ -47,7 +47,7 @@ func TestMessaging(t *testing.T) {
 	if get(m, "id") != id || get(list(m, "name")[0], "given").([]any)[0] != "Quincy" {
 		t.Errorf("update did not update patient %s: %v", id, m)
 	}
-	m = ok(t)(sc.Facade.SearchPatientWithResponse(c, &facade.SearchPatientParams{Identifier: nhsSystem + "|" + nhs}))
+	m = ok(t)(sc.Facade.Gen.SearchPatientWithResponse(c, &facade.SearchPatientParams{Identifier: nhsSystem + "|" + nhs}))
 	if len(entries(m)) != 1 {
 		t.Errorf("the created patient is not on the Facade: %v", m)
 	}
@@ -151,7 +151,7 @@ func resourceBody(typ, id, extra string) string {
 // TestCustomerR4 runs every Customer interaction on the R4 endpoint.
 func TestCustomerR4(t *testing.T) {
 	s := newSim(t)
-	cc := customerClient(t, s, "r4").CustomerR4
+	cc := customerClient(t, s, pkbtest.CustomerR4).CustomerR4.Gen
 	c := ctx(t)
 	ok(t)(cc.CapabilitiesWithResponse(c))
 
@@ -217,7 +217,7 @@ func TestCustomerR4(t *testing.T) {
 	expect(t, http.StatusBadRequest)(cc.TransactionWithBodyWithResponse(c, &customerr4.TransactionParams{}, fhirJSON, body(bad)))
 
 	// Upstream data shows on the Aggregated endpoint.
-	ag := customerClient(t, s, "r4").Aggregated
+	ag := customerClient(t, s, pkbtest.CustomerR4).Aggregated.Gen
 	m = ok(t)(ag.SearchObservationWithResponse(c, &aggregated.SearchObservationParams{CodeText: ptr("blood pressure")}))
 	found := false
 	for _, o := range entries(m) {
@@ -233,7 +233,7 @@ func TestCustomerR4(t *testing.T) {
 // TestCustomerSTU3 runs every Customer interaction on the STU3 endpoint.
 func TestCustomerSTU3(t *testing.T) {
 	s := newSim(t)
-	cc := customerClient(t, s, "stu3").CustomerSTU3
+	cc := customerClient(t, s, pkbtest.CustomerSTU3).CustomerSTU3.Gen
 	c := ctx(t)
 	m := ok(t)(cc.CapabilitiesWithResponse(c))
 	if get(m, "fhirVersion") != "3.0.2" {
@@ -261,7 +261,7 @@ func TestCustomerSTU3(t *testing.T) {
 // endpoint as batches, then finds their patients on the Aggregated endpoint.
 func TestFhirgateBundles(t *testing.T) {
 	s := newSim(t)
-	cs := customerClient(t, s, "r4")
+	cs := customerClient(t, s, pkbtest.CustomerR4)
 	c := ctx(t)
 	bundles := pkbtest.FhirgateBundles()
 	if len(bundles) != 10 {
@@ -269,7 +269,7 @@ func TestFhirgateBundles(t *testing.T) {
 	}
 	for _, b := range bundles {
 		t.Run(b.Name, func(t *testing.T) {
-			m := ok(t)(cs.CustomerR4.TransactionWithBodyWithResponse(c, &customerr4.TransactionParams{}, fhirJSON, strings.NewReader(string(b.JSON))))
+			m := ok(t)(cs.CustomerR4.Gen.TransactionWithBodyWithResponse(c, &customerr4.TransactionParams{}, fhirJSON, strings.NewReader(string(b.JSON))))
 			if get(m, "type") != "batch-response" {
 				t.Fatalf("response = %v", m)
 			}
@@ -280,11 +280,11 @@ func TestFhirgateBundles(t *testing.T) {
 			}
 		})
 	}
-	m := ok(t)(cs.CustomerR4.ReadWithResponse(c, "Patient", "8c455d7a-fe6b-4e4f-9144-66fbc945b5de", &customerr4.ReadParams{}))
+	m := ok(t)(cs.CustomerR4.Gen.ReadWithResponse(c, "Patient", "8c455d7a-fe6b-4e4f-9144-66fbc945b5de", &customerr4.ReadParams{}))
 	if get(list(m, "name")[0], "family") != "Walker" {
 		t.Errorf("Carol Walker = %v", m)
 	}
-	m = ok(t)(cs.Aggregated.ReadPatientWithResponse(c, "8c455d7a-fe6b-4e4f-9144-66fbc945b5de"))
+	m = ok(t)(cs.Aggregated.Gen.ReadPatientWithResponse(c, "8c455d7a-fe6b-4e4f-9144-66fbc945b5de"))
 	if get(m, "id") == nil {
 		t.Errorf("fhirgate patient not aggregated: %v", m)
 	}
@@ -294,7 +294,7 @@ func TestFhirgateBundles(t *testing.T) {
 // PKB's paging rules (_count ≤ 10, follow next links).
 func TestAggregated(t *testing.T) {
 	s := newSim(t)
-	ag := customerClient(t, s, "r4").Aggregated
+	ag := customerClient(t, s, pkbtest.CustomerR4).Aggregated.Gen
 	c := ctx(t)
 	nhs := nhsSystem + "|" + pkbtest.SeedPatientNHSNumber
 	ok(t)(ag.CapabilitiesWithResponse(c))
@@ -497,7 +497,7 @@ func TestAggregatedEveryType(t *testing.T) {
 func TestRESTAPI(t *testing.T) {
 	s := newSim(t)
 	c := ctx(t)
-	pat := userClient(t, s, "PATIENT").REST
+	pat := userClient(t, s, "PATIENT").REST.Gen
 	m := ok(t)(pat.GetSelfWithResponse(c))
 	// PKB's real sample: userType null even for a patient, "M"/"m", the
 	// national id named "NHS number" for GB-ENG and GB-WLS, boolean patient.
@@ -529,14 +529,14 @@ func TestRESTAPI(t *testing.T) {
 		t.Errorf("v2-beta measurements: %v %v", err, lm)
 	}
 
-	clin := userClient(t, s, "CLINICIAN").REST
+	clin := userClient(t, s, "CLINICIAN").REST.Gen
 	pm, err := clin.ListPatientMeasurementsWithResponse(c, pkbtest.SeedPatientRESTID, &restapi.ListPatientMeasurementsParams{APIRefs: []string{ref}})
 	if err != nil || pm.JSON200 == nil || len(*pm.JSON200) != len(*bt.JSON200) {
 		t.Errorf("clinician view: %v %v", err, pm)
 	}
 	ok(t)(clin.CreateRecordAccessTokenWithResponse(c, pkbtest.SeedPatientRESTID))
 
-	teth := tetheredClient(t, s).REST
+	teth := tetheredClient(t, s).REST.Gen
 	m = ok(t)(teth.GetSelfWithResponse(c))
 	if get(m, "userType") != "TEAMCOORD" {
 		t.Errorf("tethered users/self = %v", m)
@@ -553,7 +553,7 @@ func TestRESTAPI(t *testing.T) {
 	ok(t)(teth.ListPatientMeasurementsWithResponse(c, pkbtest.SeedPatientRESTID, &restapi.ListPatientMeasurementsParams{APIRefs: []string{ref}}))
 
 	// listPatientMeasurements is open to a Coordinator too (PKB's measurements FAQ).
-	coord := userClient(t, s, "TEAMCOORD").REST
+	coord := userClient(t, s, "TEAMCOORD").REST.Gen
 	ok(t)(coord.ListPatientMeasurementsWithResponse(c, pkbtest.SeedPatientRESTID, &restapi.ListPatientMeasurementsParams{APIRefs: []string{ref}}))
 
 	// Break the glass: 30 minutes, a token; 404 for an unknown patient.
@@ -593,10 +593,10 @@ func TestRESTWrongUserType(t *testing.T) {
 func TestCustomerBasePath(t *testing.T) {
 	s := newSim(t)
 	tok := token(t, customerSource(t, s))
-	for _, v := range []string{"stu3", "r4"} {
-		base := s.CustomerURL(v)
-		if !strings.HasSuffix(base, "/customer/"+v+"/fhir") {
-			t.Fatalf("CustomerURL(%q) = %s, want it to end in /fhir", v, base)
+	for _, v := range []string{pkbtest.CustomerSTU3, pkbtest.CustomerR4} {
+		base, err := s.Environment().CustomerURL(v)
+		if err != nil || !strings.HasSuffix(base, "/customer/"+v+"/fhir") {
+			t.Fatalf("CustomerURL(%q) = %s, %v; want it to end in /fhir", v, base, err)
 		}
 		if resp, _ := raw(t, http.MethodGet, base+"/metadata", tok, nil, ""); resp.StatusCode != http.StatusOK {
 			t.Errorf("%s/metadata: %s", base, resp.Status)

@@ -87,9 +87,9 @@ func ctx(t *testing.T) context.Context {
 	return c
 }
 
-func systemSource(t *testing.T, s *pkbtest.Simulator) *authn.SystemClient {
+func systemSource(t *testing.T, s *pkbtest.Simulator) *authn.SystemSource {
 	t.Helper()
-	src, err := authn.NewSystemClient(authn.SystemConfig{ClientID: pkbtest.DefaultSystemClientID, ClientSecret: pkbtest.DefaultClientSecret, Environment: s.Environment()})
+	src, err := authn.NewSystemSource(authn.SystemConfig{ClientID: pkbtest.DefaultSystemClientID, ClientSecret: pkbtest.DefaultClientSecret, Environment: s.Environment()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,27 +98,28 @@ func systemSource(t *testing.T, s *pkbtest.Simulator) *authn.SystemClient {
 
 func systemClient(t *testing.T, s *pkbtest.Simulator) *wrappers.SystemClient {
 	t.Helper()
-	c, err := wrappers.NewSystemClient(systemSource(t, s), pkbtest.SeedOrgPublicID, wrappers.WithEnvironment(s.Environment()))
+	c, err := wrappers.NewSystemClient(systemSource(t, s), pkbtest.SeedOrgPublicID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c
 }
 
-func customerSource(t *testing.T, s *pkbtest.Simulator) *authn.CustomerClient {
+func customerSource(t *testing.T, s *pkbtest.Simulator) *authn.CustomerSource {
 	t.Helper()
-	src, err := authn.NewCustomerClient(authn.CustomerConfig{ClientID: pkbtest.DefaultCustomerClientID, ClientSecret: pkbtest.DefaultClientSecret, Environment: s.Environment()})
+	src, err := authn.NewCustomerSource(authn.CustomerConfig{ClientID: pkbtest.DefaultCustomerClientID, ClientSecret: pkbtest.DefaultClientSecret, Environment: s.Environment()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return src
 }
 
-// customerClient addresses the Customer endpoint of one FHIR version (the
-// wrappers give both views one URL, so each version needs its own client).
-func customerClient(t *testing.T, s *pkbtest.Simulator, version string) *wrappers.CustomerSystemClient {
+// customerClient addresses one of the simulator's customers
+// (pkbtest.CustomerSTU3 or pkbtest.CustomerR4): the wrappers give both
+// views one URL, so each FHIR version needs its own client.
+func customerClient(t *testing.T, s *pkbtest.Simulator, customer string) *wrappers.CustomerSystemClient {
 	t.Helper()
-	c, err := wrappers.NewCustomerSystemClient(customerSource(t, s), s.CustomerURL(version), wrappers.WithEnvironment(s.Environment()))
+	c, err := wrappers.NewCustomerSystemClient(customerSource(t, s), customer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,9 +128,9 @@ func customerClient(t *testing.T, s *pkbtest.Simulator, version string) *wrapper
 
 // userSource logs in through the simulator's authorize endpoint, with
 // Browse playing the browser.
-func userSource(t *testing.T, s *pkbtest.Simulator, scope string) *authn.UserClient {
+func userSource(t *testing.T, s *pkbtest.Simulator, scope string) *authn.UserSource {
 	t.Helper()
-	src, err := authn.NewUserClient(authn.UserConfig{ClientID: pkbtest.DefaultUserClientID, ClientSecret: pkbtest.DefaultClientSecret,
+	src, err := authn.NewUserSource(authn.UserConfig{ClientID: pkbtest.DefaultUserClientID, ClientSecret: pkbtest.DefaultClientSecret,
 		Environment: s.Environment(), Scope: scope})
 	if err != nil {
 		t.Fatal(err)
@@ -142,7 +143,7 @@ func userSource(t *testing.T, s *pkbtest.Simulator, scope string) *authn.UserCli
 
 func userClient(t *testing.T, s *pkbtest.Simulator, scope string) *wrappers.UserClient {
 	t.Helper()
-	c, err := wrappers.NewUserClient(userSource(t, s, scope), wrappers.WithEnvironment(s.Environment()))
+	c, err := wrappers.NewUserClient(userSource(t, s, scope))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,13 +152,13 @@ func userClient(t *testing.T, s *pkbtest.Simulator, scope string) *wrappers.User
 
 // tetheredSource redeems a refresh token the simulated Team Coordinator
 // issued.
-func tetheredSource(t *testing.T, s *pkbtest.Simulator) *authn.TetheredClient {
+func tetheredSource(t *testing.T, s *pkbtest.Simulator) *authn.TetheredSource {
 	t.Helper()
 	rt, err := s.IssueTetheredRefreshToken()
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := authn.NewTetheredClient(authn.TetheredConfig{ClientID: pkbtest.DefaultTetheredClientID, ClientSecret: pkbtest.DefaultClientSecret,
+	src, err := authn.NewTetheredSource(authn.TetheredConfig{ClientID: pkbtest.DefaultTetheredClientID, ClientSecret: pkbtest.DefaultClientSecret,
 		Environment: s.Environment(), RefreshToken: rt})
 	if err != nil {
 		t.Fatal(err)
@@ -167,7 +168,7 @@ func tetheredSource(t *testing.T, s *pkbtest.Simulator) *authn.TetheredClient {
 
 func tetheredClient(t *testing.T, s *pkbtest.Simulator) *wrappers.TetheredClient {
 	t.Helper()
-	c, err := wrappers.NewTetheredClient(tetheredSource(t, s), wrappers.WithEnvironment(s.Environment()))
+	c, err := wrappers.NewTetheredClient(tetheredSource(t, s))
 	if err != nil {
 		t.Fatal(err)
 	}

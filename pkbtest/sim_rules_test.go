@@ -105,11 +105,11 @@ func TestAuthenticationAndAccess(t *testing.T) {
 	wantOutcome(t, resp, oo, http.StatusUnauthorized, "ACC_TOKEN_EXPIRED")
 	// The client library drops the rejected token, fetches a new one and
 	// replays the request.
-	fc, err := wrappers.NewSystemClient(sysSrc, pkbtest.SeedOrgPublicID, wrappers.WithEnvironment(env))
+	fc, err := wrappers.NewSystemClient(sysSrc, pkbtest.SeedOrgPublicID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ok(t)(fc.Facade.ReadPatientWithResponse(ctx(t), pkbtest.SeedPatientID))
+	ok(t)(fc.Facade.Gen.ReadPatientWithResponse(ctx(t), pkbtest.SeedPatientID))
 
 	tok = token(t, systemSource(t, s))
 	if err := s.Auth().RevokeToken(tok); err != nil {
@@ -136,7 +136,8 @@ func TestAuthenticationAndAccess(t *testing.T) {
 	cust := token(t, customerSource(t, s))
 	resp, oo = raw(t, "GET", patientURL, cust, nil, "")
 	wantOutcome(t, resp, oo, http.StatusUnauthorized, "BAD_AUTHENTICATION")
-	resp, oo = raw(t, "GET", s.CustomerURL("r4")+"/Patient/1", sys, orgHeader, "")
+	customerR4, _ := env.CustomerURL(pkbtest.CustomerR4)
+	resp, oo = raw(t, "GET", customerR4+"/Patient/1", sys, orgHeader, "")
 	wantOutcome(t, resp, oo, http.StatusUnauthorized, "BAD_AUTHENTICATION")
 	resp, oo = raw(t, "GET", env.AggregatedURL+"/Patient/"+pkbtest.SeedPatientID, sys, orgHeader, "")
 	wantOutcome(t, resp, oo, http.StatusUnauthorized, "BAD_AUTHENTICATION")
@@ -171,7 +172,7 @@ func TestAuthenticationAndAccess(t *testing.T) {
 // the pages add up to total with no duplicates.
 func TestFacadePaging(t *testing.T) {
 	s := newSim(t, pkbtest.WithPageSize(7))
-	fc := systemClient(t, s).Facade
+	fc := systemClient(t, s).Facade.Gen
 	c := ctx(t)
 	params := &facade.SearchObservationParams{Patient: pkbtest.SeedPatientID, Category: labCat}
 	m := ok(t)(fc.SearchObservationWithResponse(c, params))
@@ -229,7 +230,7 @@ func TestFacadePaging(t *testing.T) {
 // library sees.
 func TestAPIFaults(t *testing.T) {
 	s := newSim(t)
-	fc := systemClient(t, s).Facade
+	fc := systemClient(t, s).Facade.Gen
 	c := ctx(t)
 	read := func(opts ...facade.RequestEditorFn) (*facade.ReadPatientResponse, error) {
 		return fc.ReadPatientWithResponse(c, pkbtest.SeedPatientID, opts...)
@@ -249,13 +250,13 @@ func TestAPIFaults(t *testing.T) {
 		t.Errorf("503: %v", err)
 	}
 	// With retries enabled the client rides out a transient 503.
-	retrying, err := wrappers.NewSystemClient(systemSource(t, s), pkbtest.SeedOrgPublicID, wrappers.WithEnvironment(s.Environment()),
+	retrying, err := wrappers.NewSystemClient(systemSource(t, s), pkbtest.SeedOrgPublicID,
 		wrappers.WithRetry(wrappers.RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond, MaxRetryAfter: time.Second}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.InjectAPIFault(pkbtest.APIFault{Kind: pkbtest.APIFaultUnavailable, Times: 1})
-	ok(t)(retrying.Facade.ReadPatientWithResponse(c, pkbtest.SeedPatientID))
+	ok(t)(retrying.Facade.Gen.ReadPatientWithResponse(c, pkbtest.SeedPatientID))
 
 	s.InjectAPIFault(pkbtest.APIFault{Kind: pkbtest.APIFaultHTML, Family: access.FamilyFacade, Times: 1})
 	if _, err := read(); !errors.As(err, &ae) || ae.StatusCode != http.StatusBadGateway || !strings.Contains(ae.Body, "502 Bad Gateway nginx") {
@@ -281,7 +282,7 @@ func TestAPIFaults(t *testing.T) {
 
 	// Token endpoint down: a fresh client cannot get a token.
 	s.Auth().InjectFault(pkbtest.EndpointSystemToken, pkbtest.Fault{Kind: pkbtest.FaultDown, Times: 1})
-	if _, err := systemClient(t, s).Facade.ReadPatientWithResponse(c, pkbtest.SeedPatientID); err == nil {
+	if _, err := systemClient(t, s).Facade.Gen.ReadPatientWithResponse(c, pkbtest.SeedPatientID); err == nil {
 		t.Error("no error with the token endpoint down")
 	}
 }

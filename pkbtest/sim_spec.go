@@ -20,16 +20,6 @@ import (
 	"github.com/pkbgo/pkb/gen/access"
 )
 
-// Mount points of the endpoint families on the simulator.
-const (
-	prefixFacade       = "/fhir"
-	prefixMessaging    = "/phr-fhir"
-	prefixREST         = "/json"
-	prefixAggregated   = "/aggregated/fhir"
-	prefixCustomerSTU3 = "/customer/stu3/fhir"
-	prefixCustomerR4   = "/customer/r4/fhir"
-)
-
 // family is one endpoint family: its OpenAPI document, re-based on the
 // simulator's mount point, and a router over it.
 type family struct {
@@ -46,18 +36,37 @@ type family struct {
 
 func (f *family) isFHIR() bool { return f.fhir != "" }
 
-var familyTable = []struct {
+// familyRow is what the simulator needs to load one endpoint family.
+type familyRow struct {
 	id             access.Family
 	file, prefix   string
 	fhir, fhirFile string
-}{
-	{access.FamilyFacade, "facade.yaml", prefixFacade, "stu3", "fhir-stu3.json"},
-	{access.FamilyMessaging, "messaging.yaml", prefixMessaging, "stu3", "fhir-stu3.json"},
-	{access.FamilyCustomerSTU3, "customer-stu3.yaml", prefixCustomerSTU3, "stu3", "fhir-stu3.json"},
-	{access.FamilyCustomerR4, "customer-r4.yaml", prefixCustomerR4, "r4", "fhir-r4.json"},
-	{access.FamilyAggregated, "aggregated.yaml", prefixAggregated, "r4", "fhir-r4.json"},
-	{access.FamilyRESTAPI, "restapi.yaml", prefixREST, "", ""},
 }
+
+// familyTable derives, from the family table, each family's document
+// (<id>.yaml), FHIR schema document and mount point: the path of its base
+// URL in the simulator's environment, where the Customer families are the
+// customers named after their FHIR version (CustomerSTU3, CustomerR4).
+var familyTable = func() []familyRow {
+	env := EnvironmentAt("http://127.0.0.1")
+	var rows []familyRow
+	for _, info := range access.Families() {
+		base, err := env.BaseURL(info.ID, info.FHIRVersion)
+		if err != nil {
+			panic("pkbtest: no mount point for the " + string(info.ID) + " family: " + err.Error())
+		}
+		u, err := url.Parse(base)
+		if err != nil {
+			panic(err)
+		}
+		row := familyRow{id: info.ID, file: string(info.ID) + ".yaml", prefix: u.Path, fhir: info.FHIRVersion}
+		if row.fhir != "" {
+			row.fhirFile = "fhir-" + row.fhir + ".json"
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}()
 
 var (
 	specOnce sync.Once

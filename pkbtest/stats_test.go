@@ -17,7 +17,7 @@ func TestSimStatsAndAccessTokenTTL(t *testing.T) {
 	ctx := context.Background()
 	env := sim.Environment()
 
-	sys, err := authn.NewSystemClient(authn.SystemConfig{ClientID: DefaultSystemClientID, ClientSecret: DefaultClientSecret, Environment: env})
+	sys, err := authn.NewSystemSource(authn.SystemConfig{ClientID: DefaultSystemClientID, ClientSecret: DefaultClientSecret, Environment: env})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,23 +34,23 @@ func TestSimStatsAndAccessTokenTTL(t *testing.T) {
 		t.Fatal(err)
 	}
 	teth := func() *wrappers.TetheredClient {
-		src, err := authn.NewTetheredClient(authn.TetheredConfig{ClientID: DefaultTetheredClientID, ClientSecret: DefaultClientSecret,
+		src, err := authn.NewTetheredSource(authn.TetheredConfig{ClientID: DefaultTetheredClientID, ClientSecret: DefaultClientSecret,
 			Environment: env, RefreshToken: rt})
 		if err != nil {
 			t.Fatal(err)
 		}
-		w, err := wrappers.NewTetheredClient(src, wrappers.WithEnvironment(env))
+		w, err := wrappers.NewTetheredClient(src)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return w
 	}
 	a, b := teth(), teth()
-	if r, err := a.REST.GetUserByNhsNumberWithResponse(ctx, SeedPatientNHSNumber); err != nil || r.StatusCode() != 200 {
+	if r, err := a.REST.Gen.GetUserByNhsNumberWithResponse(ctx, SeedPatientNHSNumber); err != nil || r.StatusCode() != 200 {
 		t.Fatalf("call: %v", err)
 	}
 	// b presents the same refresh token: reuse, and the session dies.
-	if _, err := b.REST.GetUserByNhsNumberWithResponse(ctx, SeedPatientNHSNumber); !errors.Is(err, authn.ErrReauthorize) {
+	if _, err := b.REST.Gen.GetUserByNhsNumberWithResponse(ctx, SeedPatientNHSNumber); !errors.Is(err, authn.ErrReauthorize) {
 		t.Fatalf("reuse not detected: %v", err)
 	}
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/pkbgo/pkb/gen/access"
 	"net/http"
 	"time"
 
@@ -47,11 +48,11 @@ func ExampleDateAt() {
 // ValidateFor catches what the server would silently get wrong: PKB's
 // Encounter search accepts only gt, lt and eq.
 func ExampleValidateFor() {
-	err := search.ValidateFor(search.Facade, "searchEncounter", "date", search.Dates(search.Ge(search.MustParseDate("2018-07-01")))...)
+	err := search.ValidateFor(access.FamilyFacade, "searchEncounter", "date", search.Dates(search.Ge(search.MustParseDate("2018-07-01")))...)
 	fmt.Println(errors.Is(err, search.ErrPrefix))
 	fmt.Println(err)
 
-	err = search.ValidateFor(search.Facade, "searchPatient", "identifier", "urn:oid:2.16.840.1.113883.2.1.4.1|9434765919")
+	err = search.ValidateFor(access.FamilyFacade, "searchPatient", "identifier", "urn:oid:2.16.840.1.113883.2.1.4.1|9434765919")
 	fmt.Println(errors.Is(err, search.ErrUnsupported))
 	// Output:
 	// true

@@ -11,18 +11,10 @@ import (
 	"github.com/pkbgo/pkb/gen/access"
 )
 
-// Family is the endpoint family whose document declares a parameter; the
-// same operationId (searchPatient, searchObservation) exists in several
-// families with different rules.
+// Family is the endpoint family whose document declares a parameter
+// (access.FamilyFacade, ...); the same operationId (searchPatient,
+// searchObservation) exists in several families with different rules.
 type Family = access.Family
-
-// The families whose documents declare search parameters.
-const (
-	Facade       = access.FamilyFacade
-	Aggregated   = access.FamilyAggregated
-	CustomerSTU3 = access.FamilyCustomerSTU3
-	CustomerR4   = access.FamilyCustomerR4
-)
 
 // Kind is a FHIR search parameter type; it says which constructor builds a
 // value for the parameter.

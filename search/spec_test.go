@@ -2,6 +2,7 @@ package search
 
 import (
 	"errors"
+	"github.com/pkbgo/pkb/gen/access"
 	"reflect"
 	"slices"
 	"strings"
@@ -68,7 +69,7 @@ func TestEveryDeclaredParameterHasAConstructor(t *testing.T) {
 		}
 	}
 	// PKB's Facade supports eq, gt, lt, ge, le and nothing else.
-	for _, s := range Specs(Facade, "") {
+	for _, s := range Specs(access.FamilyFacade, "") {
 		for _, p := range s.Prefixes {
 			if !slices.Contains([]Prefix{PrefixEq, PrefixGt, PrefixLt, PrefixGe, PrefixLe}, p) {
 				t.Errorf("facade %s %s: prefix %s", s.Operation, s.Name, p)
@@ -116,14 +117,14 @@ func example(s ParamSpec) string {
 // parameter, and every declared parameter of a search operation has a field.
 func TestParamsStructsMatchTable(t *testing.T) {
 	structs := map[Family][]any{
-		Facade: {
+		access.FamilyFacade: {
 			facade.SearchAppointmentParams{}, facade.SearchCommunicationParams{}, facade.SearchConsentParams{},
 			facade.SearchDiagnosticReportParams{}, facade.SearchDocumentReferenceParams{}, facade.SearchEncounterParams{},
 			facade.SearchNamingSystemParams{}, facade.SearchObservationParams{}, facade.ObservationGroupParams{},
 			facade.SearchPatientParams{}, facade.SearchPersonParams{}, facade.SearchQuestionnaireParams{},
 			facade.SearchQuestionnaireResponseParams{},
 		},
-		Aggregated: {
+		access.FamilyAggregated: {
 			aggregated.SearchAllergyIntoleranceParams{}, aggregated.SearchAppointmentParams{}, aggregated.SearchCarePlanParams{},
 			aggregated.SearchCareTeamParams{}, aggregated.SearchChargeItemParams{}, aggregated.SearchChargeItemDefinitionParams{},
 			aggregated.SearchCodeSystemParams{}, aggregated.SearchCommunicationParams{}, aggregated.SearchCompositionParams{},
@@ -182,52 +183,52 @@ func TestValidateFor(t *testing.T) {
 		values []string
 		want   error
 	}{
-		{"observation range", Facade, "searchObservation", "date", Between(MustParseDate("2018-07-01"), MustParseDate("2018-08-01")), nil},
-		{"observation instant", Facade, "searchObservation", "date", Dates(Ge(MustParseDate("2018-07-01T10:00:00+01:00"))), nil},
-		{"no prefix is eq", Facade, "searchObservation", "date", []string{"2018"}, nil},
-		{"ne is not PKB's", Facade, "searchObservation", "date", []string{"ne2018"}, ErrPrefix},
-		{"encounter has no ge", Facade, "searchEncounter", "date", []string{"ge2018-07-01"}, ErrPrefix},
-		{"encounter gt", Facade, "searchEncounter", "date", []string{"gt2018-07-01"}, nil},
-		{"indexed eq only", Facade, "searchDocumentReference", "indexed", []string{"lt2018-07-01"}, ErrPrefix},
-		{"indexed not repeatable", Facade, "searchDocumentReference", "indexed", []string{"eq2018", "eq2019"}, ErrNotRepeatable},
-		{"bad date", Facade, "searchObservation", "date", []string{"ge2018-02-30"}, ErrSyntax},
-		{"category", Facade, "searchObservation", "category", []string{"http://fhir.patientsknowbest.com/codesystem/observation-category|LABORATORY"}, nil},
-		{"category twice", Facade, "searchObservation", "category", []string{"a|b", "a|c"}, ErrNotRepeatable},
-		{"OR by comma", Facade, "searchObservation", "category", []string{"a|b,a|c"}, ErrNotRepeatable},
-		{"escaped comma is one value", Facade, "searchObservation", "category", []string{`a|b\,c`}, nil},
-		{"patient search nhs", Facade, "searchPatient", "identifier", []string{NHSNumber(nhs).String()}, nil},
-		{"patient search other system", Facade, "searchPatient", "identifier", []string{"urn:oid:1|" + nhs}, ErrUnsupported},
-		{"patient search no system", Facade, "searchPatient", "identifier", []string{nhs}, ErrUnsupported},
-		{"token with two bars", Facade, "searchPatient", "identifier", []string{"a|b|c"}, ErrSyntax},
-		{"patient ref", Facade, "searchObservation", "patient", []string{"Patient/abc"}, nil},
-		{"patient typed modifier", Facade, "searchObservation", "patient:Patient", []string{"abc"}, nil},
-		{"typed modifier wants a bare id", Facade, "searchObservation", "patient:Patient", []string{"Patient/abc"}, ErrSyntax},
-		{"typed modifier target", Facade, "searchObservation", "patient:Practitioner", []string{"abc"}, ErrTarget},
-		{"reference target", Facade, "searchObservation", "patient", []string{"Practitioner/abc"}, ErrTarget},
-		{"reference id", Facade, "searchObservation", "patient", []string{"Patient/a b"}, ErrSyntax},
-		{"person link has no modifier", Facade, "searchPerson", "link:Practitioner", []string{"abc"}, ErrModifier},
-		{"naming system exact", Facade, "searchNamingSystem", "value:exact", []string{"urn:uuid:1"}, nil},
-		{"naming system contains", Facade, "searchNamingSystem", "value:contains", []string{"x"}, ErrModifier},
-		{"include enum", Facade, "searchQuestionnaireResponse", "_include", []string{"QuestionnaireResponse:subject:Patient", "QuestionnaireResponse:basedOn:ProcedureRequest"}, nil},
-		{"include outside enum", Facade, "searchQuestionnaireResponse", "_include", []string{"QuestionnaireResponse:author"}, ErrUnsupported},
-		{"count", Facade, "searchObservation", "_count", []string{"10"}, nil},
-		{"count not a number", Facade, "searchObservation", "_count", []string{"ten"}, ErrSyntax},
-		{"unknown parameter", Facade, "searchObservation", "code", []string{"x"}, ErrUnknownParameter},
-		{"unknown operation", Facade, "readPatient", "_id", []string{"x"}, ErrUnknownParameter},
-		{"op of another family", Aggregated, "observationGroup", "patient", []string{"Patient/1"}, ErrUnknownParameter},
-		{"aggregated HL7 parameter", Aggregated, "searchObservation", "patient", []string{"Patient/1"}, nil},
-		{"aggregated HL7 token modifier", Aggregated, "searchCondition", "code:text", []string{"diabetes"}, nil},
-		{"aggregated selector bad NHS check digit", Aggregated, "searchCondition", "subject:Patient.identifier", []string{NHSNumberSystem + "|9434765918"}, ErrSyntax},
-		{"no values", Facade, "searchObservation", "date", nil, ErrSyntax},
-		{"empty value", Facade, "searchObservation", "date", []string{""}, ErrSyntax},
-		{"aggregated chain", Aggregated, "searchObservation", "subject:Patient.identifier", []string{NHSNumber(nhs).String()}, nil},
-		{"aggregated chain bad token", Aggregated, "searchObservation", "subject:Patient.identifier", []string{"a|b|c"}, ErrSyntax},
-		{"aggregated code:text", Aggregated, "searchObservation", "code:text", []string{TokenText("blood pressure").String()}, nil},
-		{"aggregated date", Aggregated, "searchAppointment", "date", []string{"ge2023-01-10"}, nil},
-		{"aggregated lastUpdated sa", Aggregated, "searchPatient", "_lastUpdated", []string{"sa2023"}, ErrPrefix},
-		{"customer lastUpdated sa", CustomerR4, "search", "_lastUpdated", []string{"sa2023"}, nil},
-		{"customer sort keeps commas", CustomerSTU3, "search", "_sort", []string{"date,-_id"}, nil},
-		{"include iterate", CustomerSTU3, "search", "_include:iterate", []string{"Observation:subject"}, nil},
+		{"observation range", access.FamilyFacade, "searchObservation", "date", Between(MustParseDate("2018-07-01"), MustParseDate("2018-08-01")), nil},
+		{"observation instant", access.FamilyFacade, "searchObservation", "date", Dates(Ge(MustParseDate("2018-07-01T10:00:00+01:00"))), nil},
+		{"no prefix is eq", access.FamilyFacade, "searchObservation", "date", []string{"2018"}, nil},
+		{"ne is not PKB's", access.FamilyFacade, "searchObservation", "date", []string{"ne2018"}, ErrPrefix},
+		{"encounter has no ge", access.FamilyFacade, "searchEncounter", "date", []string{"ge2018-07-01"}, ErrPrefix},
+		{"encounter gt", access.FamilyFacade, "searchEncounter", "date", []string{"gt2018-07-01"}, nil},
+		{"indexed eq only", access.FamilyFacade, "searchDocumentReference", "indexed", []string{"lt2018-07-01"}, ErrPrefix},
+		{"indexed not repeatable", access.FamilyFacade, "searchDocumentReference", "indexed", []string{"eq2018", "eq2019"}, ErrNotRepeatable},
+		{"bad date", access.FamilyFacade, "searchObservation", "date", []string{"ge2018-02-30"}, ErrSyntax},
+		{"category", access.FamilyFacade, "searchObservation", "category", []string{"http://fhir.patientsknowbest.com/codesystem/observation-category|LABORATORY"}, nil},
+		{"category twice", access.FamilyFacade, "searchObservation", "category", []string{"a|b", "a|c"}, ErrNotRepeatable},
+		{"OR by comma", access.FamilyFacade, "searchObservation", "category", []string{"a|b,a|c"}, ErrNotRepeatable},
+		{"escaped comma is one value", access.FamilyFacade, "searchObservation", "category", []string{`a|b\,c`}, nil},
+		{"patient search nhs", access.FamilyFacade, "searchPatient", "identifier", []string{NHSNumber(nhs).String()}, nil},
+		{"patient search other system", access.FamilyFacade, "searchPatient", "identifier", []string{"urn:oid:1|" + nhs}, ErrUnsupported},
+		{"patient search no system", access.FamilyFacade, "searchPatient", "identifier", []string{nhs}, ErrUnsupported},
+		{"token with two bars", access.FamilyFacade, "searchPatient", "identifier", []string{"a|b|c"}, ErrSyntax},
+		{"patient ref", access.FamilyFacade, "searchObservation", "patient", []string{"Patient/abc"}, nil},
+		{"patient typed modifier", access.FamilyFacade, "searchObservation", "patient:Patient", []string{"abc"}, nil},
+		{"typed modifier wants a bare id", access.FamilyFacade, "searchObservation", "patient:Patient", []string{"Patient/abc"}, ErrSyntax},
+		{"typed modifier target", access.FamilyFacade, "searchObservation", "patient:Practitioner", []string{"abc"}, ErrTarget},
+		{"reference target", access.FamilyFacade, "searchObservation", "patient", []string{"Practitioner/abc"}, ErrTarget},
+		{"reference id", access.FamilyFacade, "searchObservation", "patient", []string{"Patient/a b"}, ErrSyntax},
+		{"person link has no modifier", access.FamilyFacade, "searchPerson", "link:Practitioner", []string{"abc"}, ErrModifier},
+		{"naming system exact", access.FamilyFacade, "searchNamingSystem", "value:exact", []string{"urn:uuid:1"}, nil},
+		{"naming system contains", access.FamilyFacade, "searchNamingSystem", "value:contains", []string{"x"}, ErrModifier},
+		{"include enum", access.FamilyFacade, "searchQuestionnaireResponse", "_include", []string{"QuestionnaireResponse:subject:Patient", "QuestionnaireResponse:basedOn:ProcedureRequest"}, nil},
+		{"include outside enum", access.FamilyFacade, "searchQuestionnaireResponse", "_include", []string{"QuestionnaireResponse:author"}, ErrUnsupported},
+		{"count", access.FamilyFacade, "searchObservation", "_count", []string{"10"}, nil},
+		{"count not a number", access.FamilyFacade, "searchObservation", "_count", []string{"ten"}, ErrSyntax},
+		{"unknown parameter", access.FamilyFacade, "searchObservation", "code", []string{"x"}, ErrUnknownParameter},
+		{"unknown operation", access.FamilyFacade, "readPatient", "_id", []string{"x"}, ErrUnknownParameter},
+		{"op of another family", access.FamilyAggregated, "observationGroup", "patient", []string{"Patient/1"}, ErrUnknownParameter},
+		{"aggregated HL7 parameter", access.FamilyAggregated, "searchObservation", "patient", []string{"Patient/1"}, nil},
+		{"aggregated HL7 token modifier", access.FamilyAggregated, "searchCondition", "code:text", []string{"diabetes"}, nil},
+		{"aggregated selector bad NHS check digit", access.FamilyAggregated, "searchCondition", "subject:Patient.identifier", []string{NHSNumberSystem + "|9434765918"}, ErrSyntax},
+		{"no values", access.FamilyFacade, "searchObservation", "date", nil, ErrSyntax},
+		{"empty value", access.FamilyFacade, "searchObservation", "date", []string{""}, ErrSyntax},
+		{"aggregated chain", access.FamilyAggregated, "searchObservation", "subject:Patient.identifier", []string{NHSNumber(nhs).String()}, nil},
+		{"aggregated chain bad token", access.FamilyAggregated, "searchObservation", "subject:Patient.identifier", []string{"a|b|c"}, ErrSyntax},
+		{"aggregated code:text", access.FamilyAggregated, "searchObservation", "code:text", []string{TokenText("blood pressure").String()}, nil},
+		{"aggregated date", access.FamilyAggregated, "searchAppointment", "date", []string{"ge2023-01-10"}, nil},
+		{"aggregated lastUpdated sa", access.FamilyAggregated, "searchPatient", "_lastUpdated", []string{"sa2023"}, ErrPrefix},
+		{"customer lastUpdated sa", access.FamilyCustomerR4, "search", "_lastUpdated", []string{"sa2023"}, nil},
+		{"customer sort keeps commas", access.FamilyCustomerSTU3, "search", "_sort", []string{"date,-_id"}, nil},
+		{"include iterate", access.FamilyCustomerSTU3, "search", "_include:iterate", []string{"Observation:subject"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -255,30 +256,30 @@ func TestValidateFor(t *testing.T) {
 func TestParamsValidateFor(t *testing.T) {
 	var ok Params
 	ok.Add("patient", Ref("Patient", "p1").Typed()).Add("date", Ge(MustParseDate("2018")))
-	if err := ok.ValidateFor(Facade, "searchObservation"); err != nil {
+	if err := ok.ValidateFor(access.FamilyFacade, "searchObservation"); err != nil {
 		t.Fatal(err)
 	}
 	var bad Params
 	bad.Add("patient", Ref("Practitioner", "p1").Typed()).Add("date", Ne(MustParseDate("2018")))
-	err := bad.ValidateFor(Facade, "searchObservation")
+	err := bad.ValidateFor(access.FamilyFacade, "searchObservation")
 	if !errors.Is(err, ErrTarget) || !errors.Is(err, ErrPrefix) {
 		t.Fatalf("want both problems, got %v", err)
 	}
 }
 
 func TestLookup(t *testing.T) {
-	s, ok := Lookup(Facade, "searchEncounter", "date")
+	s, ok := Lookup(access.FamilyFacade, "searchEncounter", "date")
 	if !ok || s.Kind != KindDate || !s.AND || !slices.Equal(s.Prefixes, []Prefix{PrefixGt, PrefixLt, PrefixEq}) || s.Resource != "Encounter" {
 		t.Fatalf("Lookup = %+v, %v", s, ok)
 	}
 	if s.Definition != "http://hl7.org/fhir/SearchParameter/clinical-date" {
 		t.Errorf("Definition = %q", s.Definition)
 	}
-	if _, ok := Lookup(Facade, "searchEncounter", "nope"); ok {
+	if _, ok := Lookup(access.FamilyFacade, "searchEncounter", "nope"); ok {
 		t.Error("found a parameter that is not declared")
 	}
-	for _, s := range Specs(Facade, "searchObservation") {
-		if s.Operation != "searchObservation" || s.Family != Facade {
+	for _, s := range Specs(access.FamilyFacade, "searchObservation") {
+		if s.Operation != "searchObservation" || s.Family != access.FamilyFacade {
 			t.Errorf("Specs returned %+v", s)
 		}
 	}

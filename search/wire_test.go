@@ -2,6 +2,7 @@ package search_test
 
 import (
 	"context"
+	"github.com/pkbgo/pkb/gen/access"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -65,7 +66,7 @@ func TestWireFacade(t *testing.T) {
 		Date:     search.Between(search.Instant(from), search.Day(from.AddDate(0, 1, 0))),
 	}
 	for _, d := range params.Date {
-		if err := search.ValidateFor(search.Facade, "searchObservation", "date", d); err != nil {
+		if err := search.ValidateFor(access.FamilyFacade, "searchObservation", "date", d); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -92,7 +93,7 @@ func TestWireFacade(t *testing.T) {
 	// request editor adds it on top of what the struct writes.
 	var extra search.Params
 	extra.Add("value", search.Exact("urn:uuid:cd97da65-0aa4-43a6-b695-cfd0c6f3267d"))
-	if err := extra.ValidateFor(search.Facade, "searchNamingSystem"); err != nil {
+	if err := extra.ValidateFor(access.FamilyFacade, "searchNamingSystem"); err != nil {
 		t.Fatal(err)
 	}
 	resp, err = c.SearchNamingSystem(context.Background(), &facade.SearchNamingSystemParams{Value: "x"}, extra.Editor())
@@ -148,7 +149,7 @@ func TestWireAggregated(t *testing.T) {
 		t.Errorf("_lastUpdated = %q", got)
 	}
 	for name, vals := range q {
-		if err := search.ValidateFor(search.Aggregated, "searchObservation", name, vals...); err != nil {
+		if err := search.ValidateFor(access.FamilyAggregated, "searchObservation", name, vals...); err != nil {
 			t.Errorf("server-side view fails validation: %v", err)
 		}
 	}

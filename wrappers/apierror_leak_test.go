@@ -104,12 +104,12 @@ func TestAPIErrorCarriesNoIdentifiers(t *testing.T) {
 			var logs bytes.Buffer
 			logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			src := &fakeSource{ct: authn.ClientSystem}
-			cl, err := NewSystemClient(src, orgID, WithEnvironment(loopbackEnv(srv.URL)), WithLogger(logger),
+			cl, err := NewSystemClient(src.in(loopbackEnv(srv.URL)), orgID, WithLogger(logger),
 				WithRetry(RetryPolicy{MaxAttempts: 2, MaxRetryAfter: 1}))
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = cl.Facade.ReadPatientWithResponse(context.Background(), "p1")
+			_, err = cl.Facade.Gen.ReadPatientWithResponse(context.Background(), "p1")
 			var e *APIError
 			if !errors.As(err, &e) {
 				t.Fatalf("want an *APIError, got %v", err)
@@ -182,12 +182,12 @@ func TestLoggedRequestIDIsAPlainID(t *testing.T) {
 			io.WriteString(w, `{"resourceType":"Patient","id":"p1"}`)
 		}))
 		var logs bytes.Buffer
-		c, err := NewSystemClient(&fakeSource{ct: authn.ClientSystem}, orgID, WithEnvironment(loopbackEnv(srv.URL)),
+		c, err := NewSystemClient(&fakeSource{ct: authn.ClientSystem, env: loopbackEnv(srv.URL)}, orgID,
 			WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := c.Facade.ReadPatientWithResponse(context.Background(), "p1"); err != nil {
+		if _, err := c.Facade.Gen.ReadPatientWithResponse(context.Background(), "p1"); err != nil {
 			t.Fatal(err)
 		}
 		if strings.Contains(logs.String(), "9434765919") || strings.Contains(logs.String(), "999999999") {

@@ -27,7 +27,7 @@ func serve(t *testing.T, status int, contentType, body string, headers ...string
 		io.WriteString(w, body)
 	}))
 	t.Cleanup(srv.Close)
-	c, err := NewSystemClient(&fakeSource{ct: authn.ClientSystem}, orgID, WithEnvironment(loopbackEnv(srv.URL)))
+	c, err := NewSystemClient(&fakeSource{ct: authn.ClientSystem, env: loopbackEnv(srv.URL)}, orgID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +35,7 @@ func serve(t *testing.T, status int, contentType, body string, headers ...string
 }
 
 func readPatient(c *SystemClient) error {
-	_, err := c.Facade.ReadPatientWithResponse(context.Background(), "p1")
+	_, err := c.Facade.Gen.ReadPatientWithResponse(context.Background(), "p1")
 	return err
 }
 
@@ -119,16 +119,16 @@ func TestOversizedBodyIsRefused(t *testing.T) {
 		io.WriteString(w, body)
 	}))
 	defer srv.Close()
-	c, err := NewSystemClient(&fakeSource{ct: authn.ClientSystem}, orgID, WithEnvironment(loopbackEnv(srv.URL)), WithMaxResponseBytes(1024))
+	c, err := NewSystemClient(&fakeSource{ct: authn.ClientSystem, env: loopbackEnv(srv.URL)}, orgID, WithMaxResponseBytes(1024))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.Facade.ReadPatientWithResponse(context.Background(), "p1")
+	_, err = c.Facade.Gen.ReadPatientWithResponse(context.Background(), "p1")
 	if !errors.Is(err, ErrResponseTooLarge) {
 		t.Errorf("want ErrResponseTooLarge, got %v", err)
 	}
-	c, _ = NewSystemClient(&fakeSource{ct: authn.ClientSystem}, orgID, WithEnvironment(loopbackEnv(srv.URL)), WithMaxResponseBytes(int64(len(body))))
-	if _, err := c.Facade.ReadPatientWithResponse(context.Background(), "p1"); err != nil {
+	c, _ = NewSystemClient(&fakeSource{ct: authn.ClientSystem, env: loopbackEnv(srv.URL)}, orgID, WithMaxResponseBytes(int64(len(body))))
+	if _, err := c.Facade.Gen.ReadPatientWithResponse(context.Background(), "p1"); err != nil {
 		t.Errorf("a body of exactly the limit: %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package wrappers
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/pkbgo/pkb/authn"
@@ -11,72 +12,177 @@ import (
 	customerr4 "github.com/pkbgo/pkb/gen/customer/r4"
 	customerstu3 "github.com/pkbgo/pkb/gen/customer/stu3"
 	"github.com/pkbgo/pkb/gen/facade"
+	"github.com/pkbgo/pkb/gen/fhir/r4"
+	"github.com/pkbgo/pkb/gen/fhir/stu3"
 	"github.com/pkbgo/pkb/gen/messaging"
 	"github.com/pkbgo/pkb/gen/restapi"
 )
+
+// Facade is PKB's Facade FHIR STU3 API (read-only, with PKB's operations
+// such as $status-query) as one client sees it.
+type Facade struct {
+	fam *Family
+	// Gen is the generated client of the family; its requests pass the
+	// same checkpoint.
+	Gen *facade.ClientWithResponses
+}
+
+// Family returns the family's checkpoint.
+func (h *Facade) Family() *Family { return h.fam }
+
+// FHIRVersion returns the STU3 marker: the family serves stu3 models.
+func (h *Facade) FHIRVersion() stu3.Version { return stu3.Version{} }
+
+// Messaging is PKB's Messaging FHIR STU3 API, which creates, updates and
+// invites patients ($process-message).
+type Messaging struct {
+	fam *Family
+	// Gen is the generated client of the family; its requests pass the
+	// same checkpoint.
+	Gen *messaging.ClientWithResponses
+}
+
+// Family returns the family's checkpoint.
+func (h *Messaging) Family() *Family { return h.fam }
+
+// FHIRVersion returns the STU3 marker: the family serves stu3 models.
+func (h *Messaging) FHIRVersion() stu3.Version { return stu3.Version{} }
+
+// CustomerSTU3 is a customer's Customer FHIR endpoint, for a customer PKB
+// configured for FHIR STU3.
+type CustomerSTU3 struct {
+	fam *Family
+	// Gen is the generated client of the family; its requests pass the
+	// same checkpoint.
+	Gen *customerstu3.ClientWithResponses
+}
+
+// Family returns the family's checkpoint.
+func (h *CustomerSTU3) Family() *Family { return h.fam }
+
+// FHIRVersion returns the STU3 marker: the family serves stu3 models.
+func (h *CustomerSTU3) FHIRVersion() stu3.Version { return stu3.Version{} }
+
+// CustomerR4 is a customer's Customer FHIR endpoint, for a customer PKB
+// configured for FHIR R4.
+type CustomerR4 struct {
+	fam *Family
+	// Gen is the generated client of the family; its requests pass the
+	// same checkpoint.
+	Gen *customerr4.ClientWithResponses
+}
+
+// Family returns the family's checkpoint.
+func (h *CustomerR4) Family() *Family { return h.fam }
+
+// FHIRVersion returns the R4 marker: the family serves r4 models.
+func (h *CustomerR4) FHIRVersion() r4.Version { return r4.Version{} }
+
+// Aggregated is PKB's read-only Aggregated FHIR R4 API, across sources.
+type Aggregated struct {
+	fam *Family
+	// Gen is the generated client of the family; its requests pass the
+	// same checkpoint.
+	Gen *aggregated.ClientWithResponses
+}
+
+// Family returns the family's checkpoint.
+func (h *Aggregated) Family() *Family { return h.fam }
+
+// FHIRVersion returns the R4 marker: the family serves r4 models.
+func (h *Aggregated) FHIRVersion() r4.Version { return r4.Version{} }
+
+// REST is PKB's legacy custom REST API (JSON, not FHIR).
+type REST struct {
+	fam *Family
+	// Gen is the generated client of the family; its requests pass the
+	// same checkpoint.
+	Gen *restapi.ClientWithResponses
+}
+
+// Family returns the family's checkpoint.
+func (h *REST) Family() *Family { return h.fam }
 
 // SystemClient calls the Facade and Messaging FHIR APIs as a System Client
 // (client credentials), acting for one PKB organisation.
 type SystemClient struct {
 	// Facade is PKB's read-only FHIR STU3 API with PKB's custom operations.
-	Facade *facade.ClientWithResponses
+	Facade *Facade
 	// Messaging creates, updates and invites patients.
-	Messaging *messaging.ClientWithResponses
+	Messaging *Messaging
 }
 
 // NewSystemClient returns a System Client. src must come from
-// [authn.NewSystemClient]; orgPublicID is the PKB organisation the system acts
-// for, sent as X-Org-Public-Id on every call.
+// [authn.NewSystemSource], whose environment gives the base URLs;
+// orgPublicID is the PKB organisation the system acts for, sent as
+// X-Org-Public-Id on every call.
 func NewSystemClient(src authn.Source, orgPublicID string, opts ...Option) (*SystemClient, error) {
-	if err := checkSource(src, authn.ClientSystem); err != nil {
-		return nil, err
-	}
 	if orgPublicID == "" || strings.ContainsAny(orgPublicID, "\r\n") {
 		return nil, errors.New("pkb: a System Client needs the organisation's public id (X-Org-Public-Id)")
 	}
-	cfg := newConfig(opts)
-	p := cfg.pipeline(src, orgPublicID)
 	c := &SystemClient{}
-	var err error
-	if c.Facade, err = newFamily(p, access.FamilyFacade, cfg.env.FacadeURL, mediaFHIR, facade.NewClientWithResponses, facade.WithHTTPClient); err != nil {
-		return nil, err
+	err := newClient(src, authn.ClientSystem, orgPublicID, "", opts, func(f *Family) (err error) {
+		switch f.ep.family {
+		case access.FamilyFacade:
+			c.Facade = &Facade{fam: f}
+			c.Facade.Gen, err = newGen(f, facade.NewClientWithResponses, facade.WithHTTPClient)
+		case access.FamilyMessaging:
+			c.Messaging = &Messaging{fam: f}
+			c.Messaging.Gen, err = newGen(f, messaging.NewClientWithResponses, messaging.WithHTTPClient)
+		default:
+			return errNoHandle
+		}
+		return err
+	})
+	if err == nil && (c.Facade == nil || c.Messaging == nil) {
+		err = errIncomplete(authn.ClientSystem)
 	}
-	if c.Messaging, err = newFamily(p, access.FamilyMessaging, cfg.env.MessagingURL, mediaFHIR, messaging.NewClientWithResponses, messaging.WithHTTPClient); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-// CustomerSystemClient calls a Customer FHIR endpoint and the Aggregated FHIR
-// API with a Customer System Client's token (PKB's Keycloak realm).
+// CustomerSystemClient calls a customer's Customer FHIR endpoint and the
+// Aggregated FHIR API with a Customer System Client's token (PKB's Keycloak
+// realm).
 type CustomerSystemClient struct {
 	// CustomerSTU3 and CustomerR4 both address the customer's endpoint; use
 	// the one matching the FHIR version PKB configured for it.
-	CustomerSTU3 *customerstu3.ClientWithResponses
+	CustomerSTU3 *CustomerSTU3
 	// CustomerR4 is the R4 view of the same endpoint.
-	CustomerR4 *customerr4.ClientWithResponses
+	CustomerR4 *CustomerR4
 	// Aggregated is PKB's read-only R4 API across sources.
-	Aggregated *aggregated.ClientWithResponses
+	Aggregated *Aggregated
 }
 
-// NewCustomerSystemClient returns a Customer System Client. src must come
-// from [authn.NewCustomerClient]; customerURL is the customer's endpoint, for
-// example from [authn.Environment.CustomerURL].
-func NewCustomerSystemClient(src authn.Source, customerURL string, opts ...Option) (*CustomerSystemClient, error) {
-	if err := checkSource(src, authn.ClientCustomer); err != nil {
-		return nil, err
-	}
-	cfg := newConfig(opts)
-	p := cfg.pipeline(src, "")
+// NewCustomerSystemClient returns a Customer System Client for the customer
+// PKB named (a lower-case DNS label such as "acme"). src must come from
+// [authn.NewCustomerSource]; the customer's endpoint is
+// src.Environment().CustomerURL(customer), the Aggregated API its
+// AggregatedURL.
+func NewCustomerSystemClient(src authn.Source, customer string, opts ...Option) (*CustomerSystemClient, error) {
 	c := &CustomerSystemClient{}
-	var err error
-	if c.CustomerSTU3, err = newFamily(p, access.FamilyCustomerSTU3, customerURL, mediaFHIR, customerstu3.NewClientWithResponses, customerstu3.WithHTTPClient); err != nil {
-		return nil, err
+	err := newClient(src, authn.ClientCustomer, "", customer, opts, func(f *Family) (err error) {
+		switch f.ep.family {
+		case access.FamilyCustomerSTU3:
+			c.CustomerSTU3 = &CustomerSTU3{fam: f}
+			c.CustomerSTU3.Gen, err = newGen(f, customerstu3.NewClientWithResponses, customerstu3.WithHTTPClient)
+		case access.FamilyCustomerR4:
+			c.CustomerR4 = &CustomerR4{fam: f}
+			c.CustomerR4.Gen, err = newGen(f, customerr4.NewClientWithResponses, customerr4.WithHTTPClient)
+		case access.FamilyAggregated:
+			c.Aggregated = &Aggregated{fam: f}
+			c.Aggregated.Gen, err = newGen(f, aggregated.NewClientWithResponses, aggregated.WithHTTPClient)
+		default:
+			return errNoHandle
+		}
+		return err
+	})
+	if err == nil && (c.CustomerSTU3 == nil || c.CustomerR4 == nil || c.Aggregated == nil) {
+		err = errIncomplete(authn.ClientCustomer)
 	}
-	if c.CustomerR4, err = newFamily(p, access.FamilyCustomerR4, customerURL, mediaFHIR, customerr4.NewClientWithResponses, customerr4.WithHTTPClient); err != nil {
-		return nil, err
-	}
-	if c.Aggregated, err = newFamily(p, access.FamilyAggregated, cfg.env.AggregatedURL, mediaFHIR, aggregated.NewClientWithResponses, aggregated.WithHTTPClient); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -86,24 +192,32 @@ func NewCustomerSystemClient(src authn.Source, customerURL string, opts ...Optio
 // user who authorised the application (authorization code grant).
 type UserClient struct {
 	// Facade is PKB's FHIR STU3 API; operations are limited by the user type.
-	Facade *facade.ClientWithResponses
+	Facade *Facade
 	// REST is PKB's legacy custom REST API.
-	REST *restapi.ClientWithResponses
+	REST *REST
 }
 
-// NewUserClient returns a User Client. src must come from [authn.NewUserClient].
+// NewUserClient returns a User Client. src must come from
+// [authn.NewUserSource], whose environment gives the base URLs.
 func NewUserClient(src authn.Source, opts ...Option) (*UserClient, error) {
-	if err := checkSource(src, authn.ClientUser); err != nil {
-		return nil, err
-	}
-	cfg := newConfig(opts)
-	p := cfg.pipeline(src, "")
 	c := &UserClient{}
-	var err error
-	if c.Facade, err = newFamily(p, access.FamilyFacade, cfg.env.FacadeURL, mediaFHIR, facade.NewClientWithResponses, facade.WithHTTPClient); err != nil {
-		return nil, err
+	err := newClient(src, authn.ClientUser, "", "", opts, func(f *Family) (err error) {
+		switch f.ep.family {
+		case access.FamilyFacade:
+			c.Facade = &Facade{fam: f}
+			c.Facade.Gen, err = newGen(f, facade.NewClientWithResponses, facade.WithHTTPClient)
+		case access.FamilyRESTAPI:
+			c.REST = &REST{fam: f}
+			c.REST.Gen, err = newGen(f, restapi.NewClientWithResponses, restapi.WithHTTPClient)
+		default:
+			return errNoHandle
+		}
+		return err
+	})
+	if err == nil && (c.Facade == nil || c.REST == nil) {
+		err = errIncomplete(authn.ClientUser)
 	}
-	if c.REST, err = newFamily(p, access.FamilyRESTAPI, cfg.env.RESTURL, mediaJSON, restapi.NewClientWithResponses, restapi.WithHTTPClient); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -113,22 +227,71 @@ func NewUserClient(src authn.Source, opts ...Option) (*UserClient, error) {
 // coordinator granted (scope SITE: CLINICIAN and TEAMCOORD operations).
 type TetheredClient struct {
 	// REST is PKB's legacy custom REST API.
-	REST *restapi.ClientWithResponses
+	REST *REST
 }
 
 // NewTetheredClient returns a Tethered-Token System Client. src must come
-// from [authn.NewTetheredClient].
+// from [authn.NewTetheredSource], whose environment gives the base URL.
 func NewTetheredClient(src authn.Source, opts ...Option) (*TetheredClient, error) {
-	if err := checkSource(src, authn.ClientTethered); err != nil {
-		return nil, err
+	c := &TetheredClient{}
+	err := newClient(src, authn.ClientTethered, "", "", opts, func(f *Family) (err error) {
+		if f.ep.family != access.FamilyRESTAPI {
+			return errNoHandle
+		}
+		c.REST = &REST{fam: f}
+		c.REST.Gen, err = newGen(f, restapi.NewClientWithResponses, restapi.WithHTTPClient)
+		return err
+	})
+	if err == nil && c.REST == nil {
+		err = errIncomplete(authn.ClientTethered)
 	}
-	cfg := newConfig(opts)
-	p := cfg.pipeline(src, "")
-	rest, err := newFamily(p, access.FamilyRESTAPI, cfg.env.RESTURL, mediaJSON, restapi.NewClientWithResponses, restapi.WithHTTPClient)
 	if err != nil {
 		return nil, err
 	}
-	return &TetheredClient{REST: rest}, nil
+	return c, nil
+}
+
+// newClient builds, on one pipeline, a checkpoint for every family the
+// family table grants client type ct, with the base URL src's environment
+// gives it, and hands each to attach, which makes it a handle of the
+// client. A family the table grants ct that attach has no handle for
+// (errNoHandle), and a handle no family filled (errIncomplete), mean the
+// table and this package disagree: an error, never a client with a nil
+// field or a missing check.
+func newClient(src authn.Source, ct authn.ClientType, orgID, customer string, opts []Option, attach func(*Family) error) error {
+	if err := checkSource(src, ct); err != nil {
+		return err
+	}
+	cfg := newConfig(opts)
+	env := src.Environment()
+	p := cfg.pipeline(src, orgID)
+	for _, info := range access.Families() {
+		if !slices.Contains(info.ClientTypes, string(ct)) {
+			continue
+		}
+		raw, err := env.BaseURL(info.ID, customer)
+		if err != nil {
+			return fmt.Errorf("pkb: %s base URL: %w", info.ID, err)
+		}
+		base, err := checkBaseURL(info.ID, raw)
+		if err != nil {
+			return err
+		}
+		if err := attach(newFamily(p, info, base)); err != nil {
+			if errors.Is(err, errNoHandle) {
+				return fmt.Errorf("pkb: internal error: the family table grants %s clients the %s API, which this package's client lacks", ct, info.ID)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// errNoHandle is attach's answer for a family its client has no handle for.
+var errNoHandle = errors.New("no handle for this family")
+
+func errIncomplete(ct authn.ClientType) error {
+	return fmt.Errorf("pkb: internal error: the family table grants %s clients fewer APIs than this package's client has", ct)
 }
 
 func checkSource(src authn.Source, want authn.ClientType) error {
@@ -141,22 +304,14 @@ func checkSource(src authn.Source, want authn.ClientType) error {
 	return nil
 }
 
-// newFamily builds one generated client on the shared pipeline. The type
-// parameters let one function serve every generated package, whose option
-// and doer types are distinct but identical in shape.
-func newFamily[C, O, D any](
-	p *pipeline, family access.Family, rawBase, accept string,
-	newClient func(string, ...O) (C, error), withDoer func(D) O,
-) (C, error) {
+// newGen builds the generated client of a family on its checkpoint. The
+// type parameters let one function serve every generated package, whose
+// option and doer types are distinct but identical in shape.
+func newGen[C, O, D any](f *Family, newClient func(string, ...O) (C, error), withDoer func(D) O) (C, error) {
 	var zero C
-	base, err := checkBaseURL(family, rawBase)
-	if err != nil {
-		return zero, err
-	}
-	d := &doer{p: p, ep: endpoint{family: family, base: base, router: newRouter(family), accept: accept}}
-	doerAsD, ok := any(d).(D)
+	d, ok := any(genDoer{f}).(D)
 	if !ok {
-		return zero, fmt.Errorf("pkb: internal error: doer does not implement %T", *new(D))
+		return zero, fmt.Errorf("pkb: internal error: genDoer does not implement %T", *new(D))
 	}
-	return newClient(base.String()+"/", withDoer(doerAsD))
+	return newClient(f.ep.base.String()+"/", withDoer(d))
 }

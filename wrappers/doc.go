@@ -1,16 +1,32 @@
-// Package wrappers gives each PKB OAuth client type exactly the generated
-// API clients it may use, on one shared *http.Client:
+// Package wrappers connects a token source (package authn) to PKB's APIs:
+// one client per OAuth client type, holding exactly the endpoint families
+// that client type may call, all on one shared *http.Client:
 //
 //   - [SystemClient]: Facade and Messaging FHIR (client credentials, X-Org-Public-Id);
 //   - [CustomerSystemClient]: Customer FHIR (STU3 or R4) and Aggregated FHIR;
 //   - [UserClient]: Facade FHIR and the custom REST API, as a PKB user;
 //   - [TetheredClient]: the custom REST API with a team coordinator's SITE grant.
 //
-// Every request passes one choke point that, before any network I/O (to the
-// API or to the token endpoint), resolves the request to an operation of the
-// family's OpenAPI document and checks the caller's grant against that
-// operation's x-pkb-access list (gen/access), refuses any URL outside the
-// configured base URL, then injects the bearer token, Accept and, for the
-// System Client, X-Org-Public-Id. A 401 invalidates the token and replays the
-// request once when its body can be replayed.
+// The clients take every base URL from the token source's environment
+// (authn.Source.Environment), and their families from the family table
+// (access.Families): a client type gets the families some operation grants
+// it.
+//
+// Each family is a handle ([Facade], [Messaging], [CustomerSTU3],
+// [CustomerR4], [Aggregated], [REST]) with the family's generated client
+// (Gen) and its checkpoint ([Family]). Every request of the family passes
+// the checkpoint, which, before any network I/O (to the API or to the token
+// endpoint), resolves the request to an operation of the family's OpenAPI
+// document, checks the caller's grant against that operation's x-pkb-access
+// list (gen/access), refuses any URL outside the family's base URL, then
+// injects the bearer token, Accept and, for the System Client,
+// X-Org-Public-Id. A 401 invalidates the token and replays the request
+// once when its body can be replayed.
+//
+// [Family.Do] sends one operation, named by its operationId, with path
+// values, query, allowlisted headers ([CallOption]) and a body; the
+// generated clients' requests are resolved by route matching instead.
+// [Family.Follow] fetches a link a response gave. [FirstPage] and
+// [DecodePage] decode a search's page into typed matches ([Page]), whose
+// Pages and All walk the following pages with loop detection and limits.
 package wrappers

@@ -29,7 +29,7 @@ func TestRequestEditorsCannotBypassTheRouteCheck(t *testing.T) {
 	defer srv.Close()
 	host := strings.TrimPrefix(srv.URL, "http://")
 	src := &fakeSource{ct: authn.ClientUser, scopes: []string{"PATIENT"}}
-	c, err := NewUserClient(src, WithEnvironment(loopbackEnv(srv.URL)))
+	c, err := NewUserClient(src.in(loopbackEnv(srv.URL)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestRequestEditorsCannotBypassTheRouteCheck(t *testing.T) {
 		mu.Lock()
 		got = nil
 		mu.Unlock()
-		_, err := c.Facade.ReadPatientWithResponse(context.Background(), "p1", ed)
+		_, err := c.Facade.Gen.ReadPatientWithResponse(context.Background(), "p1", ed)
 		if !errors.Is(err, ErrUnsafeURL) {
 			t.Errorf("%s: want ErrUnsafeURL, got %v", name, err)
 		}
@@ -81,7 +81,7 @@ func TestRequestEditorsCannotBypassTheRouteCheck(t *testing.T) {
 	got = nil
 	mu.Unlock()
 	// RawPath that disagrees with Path: what is checked is what is sent.
-	_, err = c.Facade.ReadPatientWithResponse(context.Background(), "p1", func(_ context.Context, r *http.Request) error {
+	_, err = c.Facade.Gen.ReadPatientWithResponse(context.Background(), "p1", func(_ context.Context, r *http.Request) error {
 		r.URL.RawPath = "/fhir/Patient/%24status-query-not-the-path"
 		return nil
 	})

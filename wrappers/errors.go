@@ -33,6 +33,13 @@ var ErrUnknownOperation = errors.New("pkb: request matches no documented operati
 // error names the parameter, never a value.
 var ErrMissingParameter = errors.New("pkb: required query parameter missing or empty")
 
+// ErrInvalidCall matches a Call that Family.Do refused before any I/O
+// because it does not fit its operation: the wrong number of path values,
+// a path value that is not one plain segment, a URL the route matcher would
+// read as another operation, or a header a call may not set. The error
+// names the route template and the problem, never a value.
+var ErrInvalidCall = errors.New("pkb: call does not fit its operation")
+
 // NotPermittedError says which operation was refused and why.
 type NotPermittedError struct {
 	// Family and Operation name the operation (its operationId).
@@ -74,6 +81,9 @@ type RequestError struct {
 
 // Error names the route template and the cause.
 func (e *RequestError) Error() string {
+	if e.Method == "" {
+		return fmt.Sprintf("pkb: %s: %v", e.Route, e.Err)
+	}
 	if e.msg != "" {
 		return fmt.Sprintf("pkb: %s %s: %s", e.Method, e.Route, e.msg)
 	}

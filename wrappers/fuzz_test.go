@@ -23,11 +23,11 @@ import (
 // aggregated, 3 customer-r4 and 4 customer-stu3 as a Customer System
 // Client; 5 facade and 6 restapi as a PATIENT user), on a transport that must never be
 // used: resolving a request and building a next link's request do no I/O.
-func fuzzDoers(f *testing.F) []*doer {
+func fuzzDoers(f *testing.F) []*Family {
 	rt := transportFunc(func(r *http.Request) (*http.Response, error) {
 		panic("network call to " + r.URL.String())
 	})
-	var out []*doer
+	var out []*Family
 	for _, p := range []principal{principals[0], principals[1], principals[2]} {
 		byFamily := buildDoers(f, p, &fakeSource{ct: p.ct, scopes: p.scopes}, rt)
 		for _, fam := range slices.Sorted(maps.Keys(byFamily)) {
@@ -120,7 +120,7 @@ func FuzzNextLink(f *testing.F) {
 // checkAccepted is the oracle: u, accepted as op for method by d, must be
 // d's scheme, host and base path, carry no user information or opaque
 // part, and every server normalisation of its path must match op's template.
-func checkAccepted(t *testing.T, d *doer, method string, u *url.URL, op access.Operation) {
+func checkAccepted(t *testing.T, d *Family, method string, u *url.URL, op access.Operation) {
 	t.Helper()
 	if op.Method != method || op.Family != d.ep.family {
 		t.Fatalf("%s %s accepted as %s %s of %s", method, u, op.Method, op.ID, op.Family)

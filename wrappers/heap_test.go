@@ -80,7 +80,7 @@ var heapShapes = []string{"empty entries", "null entries", "minimal resources", 
 
 // TestHeapIsBoundedByTheBodyLimit decodes bodies just under the byte
 // limit, shaped to cost the most heap per byte, through every decoding
-// path: the generated client, DecodeSearchSetResponse and paging. Each
+// path: the generated client, FirstPage, DecodePage and paging. Each
 // must either succeed or fail with ErrResponseTooLarge, and allocate at
 // most heapFactor times the byte limit in all (a 2 MiB Bundle of empty
 // entries used to cost 411-665 MiB).
@@ -99,26 +99,30 @@ func TestHeapIsBoundedByTheBodyLimit(t *testing.T) {
 				w.Header().Set("Content-Type", "application/fhir+json")
 				io.WriteString(w, body)
 			}))
-			c, err := NewSystemClient(&fakeSource{ct: authn.ClientSystem}, orgID, WithEnvironment(loopbackEnv(srv.URL)), WithMaxResponseBytes(limit))
+			c, err := NewSystemClient(&fakeSource{ct: authn.ClientSystem, env: loopbackEnv(srv.URL)}, orgID, WithMaxResponseBytes(limit))
 			if err != nil {
 				t.Fatal(err)
 			}
 			paths := map[string]func() error{
 				"generated client": func() error {
-					_, err := c.Facade.SearchObservationWithResponse(context.Background(), &facade.SearchObservationParams{Patient: "p1", Category: "vital-signs"})
+					_, err := c.Facade.Gen.SearchObservationWithResponse(context.Background(), &facade.SearchObservationParams{Patient: "p1", Category: "vital-signs"})
 					return err
 				},
-				"DecodeSearchSetResponse": func() error {
-					resp, err := c.Facade.SearchObservation(context.Background(), &facade.SearchObservationParams{Patient: "p1", Category: "vital-signs"})
+				"FirstPage": func() error {
+					_, err := FirstPage[stu3.Observation](context.Background(), c.Facade.Family(), searchCall())
+					return err
+				},
+				"DecodePage": func() error {
+					resp, err := c.Facade.Gen.SearchObservation(context.Background(), &facade.SearchObservationParams{Patient: "p1", Category: "vital-signs"})
 					if err != nil {
 						return err
 					}
-					_, err = DecodeSearchSetResponse[stu3.Observation](resp)
+					_, err = DecodePage[stu3.Observation](c.Facade.Family(), resp)
 					return err
 				},
 				"paging": func() error {
-					first := &stu3.Bundle{Link: []stu3.BundleLink{{Relation: "next", Url: "Observation?page=2"}}}
-					for _, err := range STU3Pages(context.Background(), c.Facade, first) {
+					first := linkPage(t, c.Facade.Family(), "Observation?page=2")
+					for _, err := range first.All(context.Background()) {
 						if err != nil {
 							return err
 						}
@@ -142,11 +146,11 @@ func TestHeapIsBoundedByTheBodyLimit(t *testing.T) {
 	}
 }
 
-// TestHeapOfDecodeSearchSetOnAReader: a reader that is not a client's
-// response body is read under the same limits (DecodeSearchSet uses the
+// TestHeapOfDecodePageOnAReader: a body that is not a client's response
+// body is read under the same limits (DecodePage without a Family uses the
 // default byte limit; a smaller one here keeps the test small), and a body
 // larger than the byte limit costs no more than one at the limit.
-func TestHeapOfDecodeSearchSetOnAReader(t *testing.T) {
+func TestHeapOfDecodePageOnAReader(t *testing.T) {
 	if testing.Short() {
 		t.Skip("allocates hundreds of megabytes")
 	}
@@ -158,7 +162,7 @@ func TestHeapOfDecodeSearchSetOnAReader(t *testing.T) {
 				body = hostileBundle(shape, size)
 			}
 			var err error
-			got := allocated(func() { _, err = decodeSearchSet[stu3.Observation](strings.NewReader(body), limit) })
+			got := allocated(func() { _, err = decodePage[stu3.Observation](nil, io.NopCloser(strings.NewReader(body)), nil, limit) })
 			t.Logf("%-18s %4.1f MiB body: %6.1f MiB allocated, err %v", shape, float64(len(body))/(1<<20), float64(got)/(1<<20), err)
 			if size == 0 && err != nil || err != nil && !errors.Is(err, ErrResponseTooLarge) {
 				t.Errorf("%s: %v", shape, err)

@@ -51,17 +51,16 @@ func TestNextLinkLoopsEnd(t *testing.T) {
 	for name, next := range cases {
 		t.Run(name, func(t *testing.T) {
 			srv, hits := linkServer(t, next)
-			c, err := NewSystemClient(&fakeSource{ct: authn.ClientSystem}, orgID, WithEnvironment(loopbackEnv(srv.URL)))
+			c, err := NewSystemClient(&fakeSource{ct: authn.ClientSystem, env: loopbackEnv(srv.URL)}, orgID)
 			if err != nil {
 				t.Fatal(err)
 			}
-			first := &stu3.Bundle{Link: []stu3.BundleLink{
-				{Relation: "self", Url: srv.URL + "/fhir/Observation?page=0&patient=p1"},
-				{Relation: "next", Url: next(0, srv.URL)},
-			}}
+			first := pageOf[stu3.Observation](t, c.Facade.Family(), "", fmt.Sprintf(
+				`{"resourceType":"Bundle","link":[{"relation":"self","url":%q},{"relation":"next","url":%q}]}`,
+				srv.URL+"/fhir/Observation?page=0&patient=p1", next(0, srv.URL)))
 			var last error
 			pages := 0
-			for _, err := range STU3Pages(context.Background(), c.Facade, first) {
+			for _, err := range first.Pages(context.Background()) {
 				if err != nil {
 					last = err
 					continue
@@ -89,16 +88,16 @@ func TestDefaultPageCap(t *testing.T) {
 		return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/fhir+json"}},
 			Body: io.NopCloser(strings.NewReader(body)), Request: r}, nil
 	})
-	c, err := NewCustomerSystemClient(&fakeSource{ct: authn.ClientCustomer}, "https://acme.fhir-api.sandbox.patientsknowbest.com",
+	c, err := NewCustomerSystemClient(&fakeSource{ct: authn.ClientCustomer}, "acme",
 		WithHTTPClient(&http.Client{Transport: rt}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	first := &r4.Bundle{Link: []r4.BundleLink{{Relation: "next", Url: "Observation?page=1"}}}
-	count := func(opts ...PageOption) (int, error) {
+	first := pageOf[r4.Observation](t, c.Aggregated.Family(), "", `{"resourceType":"Bundle","link":[{"relation":"next","url":"Observation?page=1"}]}`)
+	count := func(opts ...CallOption) (int, error) {
 		n := 0
 		var last error
-		for _, err := range R4Pages(context.Background(), c.Aggregated, first, opts...) {
+		for _, err := range first.Pages(context.Background(), opts...) {
 			if err != nil {
 				last = err
 				continue

@@ -23,7 +23,6 @@ type Option func(*config)
 const DefaultMaxResponseBytes = 64 << 20
 
 type config struct {
-	env        authn.Environment
 	hc         *http.Client
 	middleware []func(http.RoundTripper) http.RoundTripper
 	maxBody    int64
@@ -32,18 +31,11 @@ type config struct {
 }
 
 func newConfig(opts []Option) config {
-	c := config{env: authn.Sandbox, maxBody: DefaultMaxResponseBytes}
+	c := config{maxBody: DefaultMaxResponseBytes}
 	for _, o := range opts {
 		o(&c)
 	}
 	return c
-}
-
-// WithEnvironment selects PKB's URLs (default [authn.Sandbox]); copy
-// [authn.UKProduction] or [authn.Sandbox] and override fields to point
-// elsewhere, e.g. at the offline simulator.
-func WithEnvironment(env authn.Environment) Option {
-	return func(c *config) { c.env = env }
 }
 
 // WithHTTPClient sets the *http.Client used for API calls. It is copied,

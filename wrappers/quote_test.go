@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -89,11 +90,11 @@ func TestServerTextIsNotQuotedInRequestErrors(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			url := rawServer(t, resp)
 			src := &fakeSource{ct: authn.ClientSystem}
-			c, err := NewSystemClient(src, orgID, WithEnvironment(loopbackEnv(url)))
+			c, err := NewSystemClient(src.in(loopbackEnv(url)), orgID)
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = c.Facade.ReadPatientWithResponse(context.Background(), "p1")
+			_, err = c.Facade.Gen.ReadPatientWithResponse(context.Background(), "p1")
 			tok, _ := src.Token(context.Background())
 			assertNoServerText(t, name, err, tok.AccessToken)
 			var re *RequestError
@@ -122,9 +123,9 @@ func TestMalformedNextLinkIsNotQuoted(t *testing.T) {
 		"https://sandbox.patientsknowbest.com/json/Patient/9434765919/Zwanenburg",
 		"https://user-9434765919:Zwanenburg@sandbox.patientsknowbest.com/fhir/Patient",
 	} {
-		b := &stu3.Bundle{Link: []stu3.BundleLink{{Relation: "next", Url: link}}}
+		b := linkPage(t, c.Facade.Family(), link)
 		var last error
-		for _, err := range STU3Pages(context.Background(), c.Facade, b) {
+		for _, err := range b.Pages(context.Background()) {
 			last = err
 		}
 		assertNoServerText(t, fmt.Sprintf("next link %q", link), last, "")
@@ -135,7 +136,7 @@ func TestMalformedNextLinkIsNotQuoted(t *testing.T) {
 // not fit into its message, and a resourceType is the server's text.
 func TestDecodeErrorsDoNotQuoteValues(t *testing.T) {
 	for _, body := range []string{
-		`{"resourceType":"Bundle","total":9434765919}`,
+		`{"resourceType":"Bundle","total":94347659199434765919}`,
 		`{"resourceType":"Bundle","total":-9434765919.5e3}`,
 		`{"resourceType":"Zwanenburg-9434765919"}`,
 		`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Zwanenburg9434765919"}}]}`,
@@ -143,15 +144,15 @@ func TestDecodeErrorsDoNotQuoteValues(t *testing.T) {
 		`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Observation","id":9434765919}}]}`,
 		"{\"resourceType\":\"Bundle\",\"x\":\"\x1b]0;pwned\x07\" 9434765919}",
 	} {
-		_, err := DecodeSearchSet[stu3.Observation](strings.NewReader(body))
-		assertNoServerText(t, "DecodeSearchSet "+body, err, "")
+		_, err := DecodePage[stu3.Observation](nil, &http.Response{Body: io.NopCloser(strings.NewReader(body))})
+		assertNoServerText(t, "DecodePage "+body, err, "")
 		srv := rawServer(t, func(string) string {
 			return fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Type: application/fhir+json\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
 		})
-		c, _ := NewSystemClient(&fakeSource{ct: authn.ClientSystem}, orgID, WithEnvironment(loopbackEnv(srv)))
-		first := &stu3.Bundle{Link: []stu3.BundleLink{{Relation: "next", Url: "Observation?page=2"}}}
+		c, _ := NewSystemClient(&fakeSource{ct: authn.ClientSystem, env: loopbackEnv(srv)}, orgID)
+		first := linkPage(t, c.Facade.Family(), "Observation?page=2")
 		var last error
-		for _, err := range STU3Resources[stu3.Observation](context.Background(), c.Facade, first) {
+		for _, err := range first.All(context.Background()) {
 			if err != nil {
 				last = err
 			}

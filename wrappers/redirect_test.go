@@ -46,27 +46,27 @@ func redirectServer(t *testing.T, status int, target string) (*httptest.Server, 
 func TestRedirectsPassTheSameChecks(t *testing.T) {
 	type call func(ctx context.Context, env authn.Environment) error
 	readAsSystem := func(ctx context.Context, env authn.Environment) error {
-		c, err := NewSystemClient(&fakeSource{ct: authn.ClientSystem}, orgID, WithEnvironment(env))
+		c, err := NewSystemClient(&fakeSource{ct: authn.ClientSystem, env: env}, orgID)
 		if err != nil {
 			return err
 		}
-		_, err = c.Facade.ReadPatientWithResponse(ctx, "p1")
+		_, err = c.Facade.Gen.ReadPatientWithResponse(ctx, "p1")
 		return err
 	}
 	readAsPatient := func(ctx context.Context, env authn.Environment) error {
-		c, err := NewUserClient(&fakeSource{ct: authn.ClientUser, scopes: []string{"PATIENT"}}, WithEnvironment(env))
+		c, err := NewUserClient((&fakeSource{ct: authn.ClientUser, scopes: []string{"PATIENT"}}).in(env))
 		if err != nil {
 			return err
 		}
-		_, err = c.Facade.ReadPatientWithResponse(ctx, "p1")
+		_, err = c.Facade.Gen.ReadPatientWithResponse(ctx, "p1")
 		return err
 	}
 	statusQueryAsSystem := func(ctx context.Context, env authn.Environment) error {
-		c, err := NewSystemClient(&fakeSource{ct: authn.ClientSystem}, orgID, WithEnvironment(env))
+		c, err := NewSystemClient(&fakeSource{ct: authn.ClientSystem, env: env}, orgID)
 		if err != nil {
 			return err
 		}
-		_, err = c.Facade.PatientStatusQueryWithApplicationFhirPlusJSONBodyWithResponse(ctx, stu3.Parameters{ResourceType: stu3.ParametersResourceTypeParameters})
+		_, err = c.Facade.Gen.PatientStatusQueryWithApplicationFhirPlusJSONBodyWithResponse(ctx, stu3.Parameters{ResourceType: stu3.ParametersResourceTypeParameters})
 		return err
 	}
 	cases := []struct {
@@ -130,11 +130,11 @@ func TestReplayedRequestRedirectIsChecked(t *testing.T) {
 	}))
 	defer srv.Close()
 	src := &fakeSource{ct: authn.ClientUser, scopes: []string{"PATIENT"}}
-	c, err := NewUserClient(src, WithEnvironment(loopbackEnv(srv.URL)))
+	c, err := NewUserClient(src.in(loopbackEnv(srv.URL)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.Facade.ReadPatientWithResponse(context.Background(), "p1")
+	_, err = c.Facade.Gen.ReadPatientWithResponse(context.Background(), "p1")
 	if !errors.Is(err, ErrUnsafeURL) {
 		t.Errorf("want ErrUnsafeURL, got %v", err)
 	}

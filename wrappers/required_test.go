@@ -19,8 +19,8 @@ func TestRequiredQueryRefusedBeforeIO(t *testing.T) {
 	var calls atomic.Int32
 	rt := transportFunc(func(r *http.Request) (*http.Response, error) { calls.Add(1); return ok200(r), nil })
 	src := &fakeSource{ct: authn.ClientCustomer}
-	c, err := NewCustomerSystemClient(src, "https://acme.fhir-api.sandbox.patientsknowbest.com/fhir",
-		WithEnvironment(authn.Sandbox), WithHTTPClient(&http.Client{Transport: rt}))
+	c, err := NewCustomerSystemClient(src, "acme",
+		WithHTTPClient(&http.Client{Transport: rt}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,13 +28,13 @@ func TestRequiredQueryRefusedBeforeIO(t *testing.T) {
 	const nhs = "https://fhir.nhs.uk/Id/nhs-number|9434765919"
 	for name, call := range map[string]func() (*http.Response, error){
 		"empty": func() (*http.Response, error) {
-			return c.Aggregated.SearchCondition(ctx, &aggregated.SearchConditionParams{})
+			return c.Aggregated.Gen.SearchCondition(ctx, &aggregated.SearchConditionParams{})
 		},
 		"blank": func() (*http.Response, error) {
-			return c.Aggregated.SearchAllergyIntolerance(ctx, &aggregated.SearchAllergyIntoleranceParams{PatientPatientIdentifier: "  "})
+			return c.Aggregated.Gen.SearchAllergyIntolerance(ctx, &aggregated.SearchAllergyIntoleranceParams{PatientPatientIdentifier: "  "})
 		},
 		"carers": func() (*http.Response, error) {
-			return c.Aggregated.ConsentCarers(ctx, &aggregated.ConsentCarersParams{})
+			return c.Aggregated.Gen.ConsentCarers(ctx, &aggregated.ConsentCarersParams{})
 		},
 	} {
 		_, err := call()
@@ -49,13 +49,13 @@ func TestRequiredQueryRefusedBeforeIO(t *testing.T) {
 	if calls.Load() != 0 || src.fetches.Load() != 0 {
 		t.Fatalf("refused calls did I/O: %d API calls, %d token fetches", calls.Load(), src.fetches.Load())
 	}
-	resp, err := c.Aggregated.SearchCondition(ctx, &aggregated.SearchConditionParams{SubjectPatientIdentifier: nhs})
+	resp, err := c.Aggregated.Gen.SearchCondition(ctx, &aggregated.SearchConditionParams{SubjectPatientIdentifier: nhs})
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
 	// An optional selector (Observation's is not in PKB's retrieved table) is not enforced.
-	resp, err = c.Aggregated.SearchObservation(ctx, &aggregated.SearchObservationParams{})
+	resp, err = c.Aggregated.Gen.SearchObservation(ctx, &aggregated.SearchObservationParams{})
 	if err != nil {
 		t.Fatal(err)
 	}

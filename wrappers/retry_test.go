@@ -46,7 +46,7 @@ func flaky(t *testing.T, statuses ...int) (*httptest.Server, *atomic.Int32) {
 
 func retryClient(t *testing.T, url string, opts ...Option) *SystemClient {
 	t.Helper()
-	c, err := NewSystemClient(&fakeSource{ct: authn.ClientSystem}, orgID, append([]Option{WithEnvironment(loopbackEnv(url)), WithRetry(fastRetry)}, opts...)...)
+	c, err := NewSystemClient(&fakeSource{ct: authn.ClientSystem, env: loopbackEnv(url)}, orgID, append([]Option{WithRetry(fastRetry)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func retryClient(t *testing.T, url string, opts ...Option) *SystemClient {
 func TestRetriesIdempotentRequests(t *testing.T) {
 	srv, n := flaky(t, 503, 429)
 	c := retryClient(t, srv.URL)
-	if _, err := c.Facade.ReadPatientWithResponse(context.Background(), "p1"); err != nil {
+	if _, err := c.Facade.Gen.ReadPatientWithResponse(context.Background(), "p1"); err != nil {
 		t.Fatalf("GET after 503, 429: %v", err)
 	}
 	if n.Load() != 3 {
@@ -66,7 +66,7 @@ func TestRetriesIdempotentRequests(t *testing.T) {
 	srv, n = flaky(t, 502)
 	c = retryClient(t, srv.URL)
 	p := stu3.Parameters{ResourceType: stu3.ParametersResourceTypeParameters}
-	if _, err := c.Facade.PatientStatusQueryWithApplicationFhirPlusJSONBodyWithResponse(context.Background(), p); err != nil || n.Load() != 2 {
+	if _, err := c.Facade.Gen.PatientStatusQueryWithApplicationFhirPlusJSONBodyWithResponse(context.Background(), p); err != nil || n.Load() != 2 {
 		t.Errorf("$status-query after a 502: %v after %d attempts", err, n.Load())
 	}
 }
@@ -75,14 +75,14 @@ func TestNeverRetriesWrites(t *testing.T) {
 	srv, n := flaky(t, 503, 503)
 	c := retryClient(t, srv.URL)
 	pat := stu3.Patient{ResourceType: stu3.PatientResourceTypePatient}
-	_, err := c.Messaging.PatientProcessMessageWithApplicationFhirPlusJSONBodyWithResponse(context.Background(), messaging.PatientProcessMessageApplicationFhirPlusJSONRequestBody(pat))
+	_, err := c.Messaging.Gen.PatientProcessMessageWithApplicationFhirPlusJSONBodyWithResponse(context.Background(), messaging.PatientProcessMessageApplicationFhirPlusJSONRequestBody(pat))
 	if !IsAPIStatus(err, 503) || n.Load() != 1 {
 		t.Errorf("$process-message: %v after %d attempts; want one attempt", err, n.Load())
 	}
 	for _, status := range []int{409, 412, 400} {
 		srv, n = flaky(t, status)
 		c = retryClient(t, srv.URL)
-		if _, err := c.Facade.ReadPatientWithResponse(context.Background(), "p1"); err == nil || n.Load() != 1 {
+		if _, err := c.Facade.Gen.ReadPatientWithResponse(context.Background(), "p1"); err == nil || n.Load() != 1 {
 			t.Errorf("GET answered %d was retried (%d attempts)", status, n.Load())
 		}
 	}
@@ -91,7 +91,7 @@ func TestNeverRetriesWrites(t *testing.T) {
 func TestRetryKeepsThePreviousError(t *testing.T) {
 	srv, n := flaky(t, 502, 503, 504, 504)
 	c := retryClient(t, srv.URL)
-	_, err := c.Facade.ReadPatientWithResponse(context.Background(), "p1")
+	_, err := c.Facade.Gen.ReadPatientWithResponse(context.Background(), "p1")
 	var re *RetryError
 	if !errors.As(err, &re) || re.Attempts != 3 || n.Load() != 3 {
 		t.Fatalf("want a RetryError after 3 attempts, got %v (%d requests)", err, n.Load())
@@ -110,7 +110,7 @@ func TestRetryAfterBeyondTheCapIsNotWaited(t *testing.T) {
 	defer srv.Close()
 	c := retryClient(t, srv.URL)
 	start := time.Now()
-	_, err := c.Facade.ReadPatientWithResponse(context.Background(), "p1")
+	_, err := c.Facade.Gen.ReadPatientWithResponse(context.Background(), "p1")
 	if !IsRateLimited(err) || time.Since(start) > 2*time.Second {
 		t.Errorf("a one-hour Retry-After: %v after %v", err, time.Since(start))
 	}
@@ -128,7 +128,7 @@ func TestRetriesTransportErrorsWithinTheCallersDeadline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Facade.SearchPatientWithResponse(context.Background(), &facade.SearchPatientParams{Identifier: "s|v"}); err != nil || n.Load() != 2 {
+	if _, err := c.Facade.Gen.SearchPatientWithResponse(context.Background(), &facade.SearchPatientParams{Identifier: "s|v"}); err != nil || n.Load() != 2 {
 		t.Errorf("after a reset: %v (%d attempts)", err, n.Load())
 	}
 	// A caller whose deadline passes during an attempt gets its error at
@@ -147,7 +147,7 @@ func TestRetriesTransportErrorsWithinTheCallersDeadline(t *testing.T) {
 	defer cancel()
 	c, _ = NewSystemClient(&fakeSource{ct: authn.ClientSystem}, orgID, WithHTTPClient(&http.Client{Transport: slowRT}), WithRetry(fastRetry))
 	start := time.Now()
-	_, err = c.Facade.SearchPatientWithResponse(ctx, &facade.SearchPatientParams{Identifier: "s|v"})
+	_, err = c.Facade.Gen.SearchPatientWithResponse(ctx, &facade.SearchPatientParams{Identifier: "s|v"})
 	if !errors.Is(err, context.DeadlineExceeded) || slowN.Load() != 1 || time.Since(start) > 500*time.Millisecond {
 		t.Errorf("deadline: %v after %v and %d attempts; want the deadline error after one attempt", err, time.Since(start), slowN.Load())
 	}
@@ -170,7 +170,7 @@ func TestPerAttemptTimeout(t *testing.T) {
 	p := fastRetry
 	p.PerAttemptTimeout = 100 * time.Millisecond
 	c := retryClient(t, srv.URL, WithRetry(p))
-	resp, err := c.Facade.ReadPatientWithResponse(context.Background(), "p1")
+	resp, err := c.Facade.Gen.ReadPatientWithResponse(context.Background(), "p1")
 	if err != nil || resp.ApplicationfhirJSON200.Id != "p1" || n.Load() != 2 {
 		t.Errorf("slow first attempt: %v (%d attempts)", err, n.Load())
 	}
@@ -187,8 +187,8 @@ func TestLoggerAllowlist(t *testing.T) {
 	}))
 	defer srv.Close()
 	c := retryClient(t, srv.URL, WithLogger(logger))
-	_, _ = c.Facade.SearchPatientWithResponse(context.Background(), &facade.SearchPatientParams{Identifier: "https://fhir.nhs.uk/Id/nhs-number|9434765919"})
-	_, _ = c.Facade.ReadPatientWithResponse(context.Background(), "9434765919")
+	_, _ = c.Facade.Gen.SearchPatientWithResponse(context.Background(), &facade.SearchPatientParams{Identifier: "https://fhir.nhs.uk/Id/nhs-number|9434765919"})
+	_, _ = c.Facade.Gen.ReadPatientWithResponse(context.Background(), "9434765919")
 	out := buf.String()
 	for _, want := range []string{`"route":"/Patient"`, `"route":"/Patient/{id}"`, `"status":404`, `"request_id":"req-7"`, `"operation":"searchPatient"`, `"attempt":1`} {
 		if !strings.Contains(out, want) {
@@ -223,14 +223,14 @@ func (f *failingSource) Token(ctx context.Context) (*oauth2.Token, error) {
 
 func TestARefusalAfterARetryableErrorStops(t *testing.T) {
 	srv, n := flaky(t, 503, 503, 503)
-	src := &failingSource{fakeSource: &fakeSource{ct: authn.ClientSystem}}
-	c, err := NewSystemClient(src, orgID, WithEnvironment(loopbackEnv(srv.URL)), WithRetry(fastRetry))
+	src := &failingSource{fakeSource: &fakeSource{ct: authn.ClientSystem, env: loopbackEnv(srv.URL)}}
+	c, err := NewSystemClient(src, orgID, WithRetry(fastRetry))
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Attempt 1: 503 (retryable). Attempt 2: the token fetch fails, which is
 	// not retryable even though the previous attempt's 503 was.
-	_, err = c.Facade.ReadPatientWithResponse(context.Background(), "p1")
+	_, err = c.Facade.Gen.ReadPatientWithResponse(context.Background(), "p1")
 	var re *RetryError
 	if !errors.As(err, &re) || re.Attempts != 2 || n.Load() != 1 {
 		t.Errorf("want a RetryError after 2 attempts and 1 request, got %v (%d requests)", err, n.Load())
@@ -253,13 +253,13 @@ func TestHugeRetryAfterIsNotWaitedFor(t *testing.T) {
 			w.Header().Set("Retry-After", v)
 			w.WriteHeader(http.StatusTooManyRequests)
 		}))
-		c, err := NewSystemClient(&fakeSource{ct: authn.ClientSystem}, orgID, WithEnvironment(loopbackEnv(srv.URL)),
+		c, err := NewSystemClient(&fakeSource{ct: authn.ClientSystem, env: loopbackEnv(srv.URL)}, orgID,
 			WithRetry(RetryPolicy{MaxAttempts: 3})) // no MaxRetryAfter, no deadline
 		if err != nil {
 			t.Fatal(err)
 		}
 		done := make(chan error, 1)
-		go func() { _, err := c.Facade.ReadPatientWithResponse(context.Background(), "p1"); done <- err }()
+		go func() { _, err := c.Facade.Gen.ReadPatientWithResponse(context.Background(), "p1"); done <- err }()
 		select {
 		case err := <-done:
 			var e *APIError

@@ -14,6 +14,7 @@ type route struct {
 	segs     []string
 	wild     []bool
 	literals int
+	params   int // len(segs) - literals
 }
 
 // router resolves a request path, relative to a family's base URL, to the
@@ -37,7 +38,9 @@ func newRouter(family access.Family) *router {
 			w := strings.HasPrefix(s, "{") && strings.HasSuffix(s, "}")
 			rt.segs = append(rt.segs, s)
 			rt.wild = append(rt.wild, w)
-			if !w {
+			if w {
+				rt.params++
+			} else {
 				rt.literals++
 			}
 		}

@@ -70,7 +70,7 @@ func TestRouteConfusionIsRefused(t *testing.T) {
 			// net/url refuses it before we see it: nothing can be sent
 			continue
 		}
-		if _, err := d.Do(req); !errors.Is(err, ErrUnknownOperation) && !errors.Is(err, ErrUnsafeURL) {
+		if _, err := d.doRequest(req); !errors.Is(err, ErrUnknownOperation) && !errors.Is(err, ErrUnsafeURL) {
 			t.Errorf("%s %s %s %s: want a refusal, got %v", c.p.name, c.family, c.method, c.path, err)
 		}
 		if src.fetches.Load() != 0 {

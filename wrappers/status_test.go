@@ -27,7 +27,7 @@ func bareServer(t *testing.T, status int, headers map[string]string, body string
 		io.WriteString(w, body)
 	}))
 	t.Cleanup(srv.Close)
-	c, err := NewSystemClient(&fakeSource{ct: authn.ClientSystem}, orgID, WithEnvironment(loopbackEnv(srv.URL)))
+	c, err := NewSystemClient(&fakeSource{ct: authn.ClientSystem, env: loopbackEnv(srv.URL)}, orgID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,15 +53,15 @@ func TestSuccessWithoutTheBodyIsAnError(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			cl := bareServer(t, c.status, c.headers, c.body)
-			resp, err := cl.Facade.ReadPatientWithResponse(context.Background(), "p1")
+			resp, err := cl.Facade.Gen.ReadPatientWithResponse(context.Background(), "p1")
 			var e *APIError
 			if !errors.As(err, &e) || e.StatusCode != c.status {
 				t.Errorf("want an *APIError with status %d, got %v (typed body %v)", c.status, err, resp != nil && resp.ApplicationfhirJSON200 != nil)
 			}
 			// paging and searchsets see the same
-			first := &stu3.Bundle{Link: []stu3.BundleLink{{Relation: "next", Url: "Observation?page=2"}}}
+			first := linkPage(t, cl.Facade.Family(), "Observation?page=2")
 			var last error
-			for _, err := range STU3Pages(context.Background(), cl.Facade, first) {
+			for _, err := range first.Pages(context.Background()) {
 				last = err
 			}
 			if !errors.As(last, &e) {
@@ -77,7 +77,7 @@ func TestWriteWithoutBodyIsFine(t *testing.T) {
 	for _, status := range []int{200, 201, 202, 204} {
 		cl := bareServer(t, status, nil, ``)
 		p := stu3.Parameters{ResourceType: stu3.ParametersResourceTypeParameters}
-		_, err := cl.Facade.PersonDestroyWithApplicationFhirPlusJSONBodyWithResponse(context.Background(), p)
+		_, err := cl.Facade.Gen.PersonDestroyWithApplicationFhirPlusJSONBodyWithResponse(context.Background(), p)
 		if err != nil {
 			t.Errorf("an empty %d to a write: %v", status, err)
 		}

@@ -49,23 +49,6 @@ type pipeline struct {
 	logger    *slog.Logger
 }
 
-// doer is the generated clients' HttpRequestDoer: the single choke point
-// every request of one family passes.
-type doer struct {
-	p  *pipeline
-	ep endpoint
-}
-
-// Do checks the request against the family's access table and base URL,
-// then sends it with credentials. A refused request performs no I/O at all.
-func (d *doer) Do(req *http.Request) (*http.Response, error) {
-	op, err := d.resolve(req)
-	if err != nil {
-		return nil, err
-	}
-	return d.do(req, op, true)
-}
-
 // requiredQuery refuses a request without a non-blank value for each query
 // parameter its document marks required (PKB's mandatory search parameters,
 // such as the Aggregated endpoint's patient selectors): the generated
@@ -101,21 +84,21 @@ func requiredQuery(req *http.Request, op access.Operation) error {
 // do sends a resolved request: the access check, the required-parameter
 // check (for requests the caller built, not server-made next links), then
 // attempts under the retry policy, each logged.
-func (d *doer) do(req *http.Request, op access.Operation, checkRequired bool) (*http.Response, error) {
+func (f *Family) do(req *http.Request, op access.Operation, checkRequired bool) (*http.Response, error) {
 	public := slices.Contains(op.Grants, "public")
 	if !public {
-		if err := d.permit(op); err != nil {
-			d.p.log(req.Context(), op, req.Method, 0, 0, 1, "", err)
+		if err := f.permit(op); err != nil {
+			f.p.log(req.Context(), op, req.Method, 0, 0, 1, "", err)
 			return nil, err
 		}
 	}
 	if checkRequired {
 		if err := requiredQuery(req, op); err != nil {
-			d.p.log(req.Context(), op, req.Method, 0, 0, 1, "", err)
+			f.p.log(req.Context(), op, req.Method, 0, 0, 1, "", err)
 			return nil, err
 		}
 	}
-	policy := d.p.retry
+	policy := f.p.retry
 	if policy == nil || !idempotent(op) {
 		policy = &RetryPolicy{MaxAttempts: 1}
 	}
@@ -126,11 +109,11 @@ func (d *doer) do(req *http.Request, op access.Operation, checkRequired bool) (*
 		if attempt > 1 {
 			var err error
 			if areq, err = rewind(req); err != nil {
-				return nil, d.fail(op, req, err)
+				return nil, f.fail(op, req, err)
 			}
 		}
 		start := time.Now()
-		resp, err := d.attempt(areq, op, public, policy.PerAttemptTimeout)
+		resp, err := f.attempt(areq, op, public, policy.PerAttemptTimeout)
 		status, reqID := 0, ""
 		if resp != nil {
 			status, reqID = resp.StatusCode, requestID(resp.Header.Get("X-Request-Id"))
@@ -139,7 +122,7 @@ func (d *doer) do(req *http.Request, op access.Operation, checkRequired bool) (*
 		if errors.As(err, &ae) {
 			status, reqID = ae.StatusCode, ae.RequestID
 		}
-		d.p.log(ctx, op, req.Method, status, time.Since(start), attempt, reqID, err)
+		f.p.log(ctx, op, req.Method, status, time.Since(start), attempt, reqID, err)
 		if err == nil {
 			return resp, nil
 		}
@@ -161,27 +144,27 @@ func (d *doer) do(req *http.Request, op access.Operation, checkRequired bool) (*
 }
 
 // attempt makes one attempt: send, replay once on 401, then check.
-func (d *doer) attempt(req *http.Request, op access.Operation, public bool, timeout time.Duration) (*http.Response, error) {
+func (f *Family) attempt(req *http.Request, op access.Operation, public bool, timeout time.Duration) (*http.Response, error) {
 	cancel := context.CancelFunc(func() {})
 	if timeout > 0 {
 		var ctx context.Context
 		ctx, cancel = context.WithTimeout(req.Context(), timeout)
 		req = req.WithContext(ctx)
 	}
-	resp, tok, err := d.send(req, op, public)
+	resp, tok, err := f.send(req, op, public)
 	var tokens []string // the tokens sent, for redaction
 	if tok != nil {
 		tokens = append(tokens, tok.AccessToken)
 	}
 	if err == nil && resp.StatusCode == http.StatusUnauthorized && tok != nil {
 		var again *oauth2.Token
-		resp, again, err = d.replay(req, resp, op, tok, public)
+		resp, again, err = f.replay(req, resp, op, tok, public)
 		if again != nil {
 			tokens = append(tokens, again.AccessToken)
 		}
 	}
 	if err == nil {
-		resp, err = d.check(resp, req, op, tokens)
+		resp, err = f.check(resp, req, op, tokens)
 	}
 	if err != nil {
 		cancel()
@@ -216,7 +199,7 @@ func rewind(req *http.Request) (*http.Request, error) {
 // error is an *APIError too: a redirect that was not followed (none to
 // follow, or a body that cannot be sent again), and a success whose body
 // has no Content-Type, or is empty where the operation returns data.
-func (d *doer) check(resp *http.Response, req *http.Request, op access.Operation, tokens []string) (*http.Response, error) {
+func (f *Family) check(resp *http.Response, req *http.Request, op access.Operation, tokens []string) (*http.Response, error) {
 	switch {
 	case resp.StatusCode >= 400:
 		return nil, newAPIError(resp, req.Method, op, tokens...)
@@ -236,7 +219,7 @@ func (d *doer) check(resp *http.Response, req *http.Request, op access.Operation
 			}
 		}
 	}
-	resp.Body = newLimitedBody(resp.Body, d.p.maxBody, isJSONContentType(resp.Header.Get("Content-Type")))
+	resp.Body = newLimitedBody(resp.Body, f.p.maxBody, isJSONContentType(resp.Header.Get("Content-Type")))
 	return resp, nil
 }
 
@@ -284,10 +267,10 @@ func isJSONContentType(ct string) bool {
 
 // replay handles a 401 on a request sent with tok.
 // It returns the replay's response and the token the replay was sent with.
-func (d *doer) replay(req *http.Request, resp *http.Response, op access.Operation, tok *oauth2.Token, public bool) (*http.Response, *oauth2.Token, error) {
+func (f *Family) replay(req *http.Request, resp *http.Response, op access.Operation, tok *oauth2.Token, public bool) (*http.Response, *oauth2.Token, error) {
 	// The token was rejected: drop it (only if still cached, so a burst of
 	// 401s refreshes once) and replay once, if the body can be sent again.
-	d.p.src.Invalidate(tok.AccessToken)
+	f.p.src.Invalidate(tok.AccessToken)
 	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
 		return resp, nil, nil
 	}
@@ -297,22 +280,22 @@ func (d *doer) replay(req *http.Request, resp *http.Response, op access.Operatio
 	if req.GetBody != nil {
 		body, err := req.GetBody()
 		if err != nil {
-			return nil, nil, d.fail(op, req, err)
+			return nil, nil, f.fail(op, req, err)
 		}
 		replay.Body = body
 	}
-	return d.send(replay, op, public)
+	return f.send(replay, op, public)
 }
 
 // resolve maps the request to an operation of this family, refusing URLs
 // outside the configured base URL.
-func (d *doer) resolve(req *http.Request) (access.Operation, error) {
+func (f *Family) resolve(req *http.Request) (access.Operation, error) {
 	u := req.URL
-	base := d.ep.base
+	base := f.ep.base
 	route := "(unresolved)"
 	if u.User != nil || !strings.EqualFold(u.Scheme, base.Scheme) || !strings.EqualFold(u.Host, base.Host) {
 		return access.Operation{}, &RequestError{Method: req.Method, Route: route,
-			Err: fmt.Errorf("%w: the scheme, host or user information is not the configured %s base URL's", ErrUnsafeURL, d.ep.family)}
+			Err: fmt.Errorf("%w: the scheme, host or user information is not the configured %s base URL's", ErrUnsafeURL, f.ep.family)}
 	}
 	// What is checked below must be what is sent: net/http sends Opaque
 	// instead of the path, and req.Host instead of the URL's host; and
@@ -333,12 +316,12 @@ func (d *doer) resolve(req *http.Request) (access.Operation, error) {
 	rel, ok := strings.CutPrefix(u.EscapedPath(), basePath)
 	if !ok || (rel != "" && !strings.HasPrefix(rel, "/")) {
 		return access.Operation{}, &RequestError{Method: req.Method, Route: route,
-			Err: fmt.Errorf("%w: path is outside the configured %s base path %s", ErrUnsafeURL, d.ep.family, basePath)}
+			Err: fmt.Errorf("%w: path is outside the configured %s base path %s", ErrUnsafeURL, f.ep.family, basePath)}
 	}
-	op, ok := d.ep.router.match(req.Method, rel)
+	op, ok := f.ep.router.match(req.Method, rel)
 	if !ok {
 		return access.Operation{}, &RequestError{Method: req.Method, Route: route,
-			Err: fmt.Errorf("%w in the %s API", ErrUnknownOperation, d.ep.family)}
+			Err: fmt.Errorf("%w in the %s API", ErrUnknownOperation, f.ep.family)}
 	}
 	return op, nil
 }
@@ -363,8 +346,8 @@ func overrideHeader(h http.Header) string {
 
 // permit checks the caller's grant without any I/O: the token source
 // reports the granted scopes of its cached token, or the configured ones.
-func (d *doer) permit(op access.Operation) error {
-	ct, scopes := d.p.src.Grant()
+func (f *Family) permit(op access.Operation) error {
+	ct, scopes := f.p.src.Grant()
 	if permitted(op.Grants, ct, scopes) {
 		return nil
 	}
@@ -372,32 +355,32 @@ func (d *doer) permit(op access.Operation) error {
 		Required: slices.Clone(op.Grants), Granted: slices.Clone(scopes)}
 }
 
-func (d *doer) send(req *http.Request, op access.Operation, public bool) (*http.Response, *oauth2.Token, error) {
+func (f *Family) send(req *http.Request, op access.Operation, public bool) (*http.Response, *oauth2.Token, error) {
 	var tok *oauth2.Token
 	if !public {
 		var err error
-		tok, err = d.p.src.Token(req.Context())
+		tok, err = f.p.src.Token(req.Context())
 		if err != nil {
-			return nil, nil, d.fail(op, req, err)
+			return nil, nil, f.fail(op, req, err)
 		}
 		// Now the granted scope is known, which may be narrower than the one
 		// requested: check again before the API sees the token.
-		if err := d.permit(op); err != nil {
+		if err := f.permit(op); err != nil {
 			return nil, nil, err
 		}
 		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
-		if d.p.orgID != "" { // only System Clients have one
-			req.Header.Set("X-Org-Public-Id", d.p.orgID)
+		if f.p.orgID != "" { // only System Clients have one
+			req.Header.Set("X-Org-Public-Id", f.p.orgID)
 		}
 	}
-	req.Header.Set("Accept", d.ep.accept)
-	if d.p.userAgent != "" {
-		req.Header.Set("User-Agent", d.p.userAgent)
+	req.Header.Set("Accept", f.ep.accept)
+	if f.p.userAgent != "" {
+		req.Header.Set("User-Agent", f.p.userAgent)
 	}
-	req = req.WithContext(context.WithValue(req.Context(), redirectKey{}, &redirectGuard{d: d, op: op, public: public}))
-	resp, err := d.p.hc.Do(req)
+	req = req.WithContext(context.WithValue(req.Context(), redirectKey{}, &redirectGuard{f: f, op: op, public: public}))
+	resp, err := f.p.hc.Do(req)
 	if err != nil {
-		re := d.fail(op, req, err)
+		re := f.fail(op, req, err)
 		re.transport = !errors.Is(err, ErrUnsafeURL)
 		if tok != nil {
 			re.msg = withheld(re.Err, tok.AccessToken)
@@ -411,7 +394,7 @@ func (d *doer) send(req *http.Request, op access.Operation, public bool) (*http.
 
 // fail wraps err so that it names the route template, not the URL: a
 // *url.Error from net/http would print the query, which carries identifiers.
-func (d *doer) fail(op access.Operation, req *http.Request, err error) *RequestError {
+func (f *Family) fail(op access.Operation, req *http.Request, err error) *RequestError {
 	// Only net/http's own wrapper is dropped; an error inside, such as an
 	// authn.TokenError with its hint, must survive.
 	if ue, ok := err.(*url.Error); ok {
@@ -476,7 +459,7 @@ type redirectKey struct{}
 // redirectGuard is what checkRedirect needs to check a redirect as the
 // original request was checked.
 type redirectGuard struct {
-	d      *doer
+	f      *Family
 	op     access.Operation
 	public bool
 }
@@ -498,7 +481,7 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 	if g == nil {
 		return fmt.Errorf("%w: redirect of an unchecked request refused", ErrUnsafeURL)
 	}
-	op, err := g.d.resolve(req)
+	op, err := g.f.resolve(req)
 	if err != nil {
 		var re *RequestError
 		if errors.As(err, &re) {
@@ -513,7 +496,7 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 		return fmt.Errorf("%w: redirect to another operation (%s %s) refused", ErrUnsafeURL, op.Method, op.Path)
 	}
 	if !g.public {
-		if err := g.d.permit(op); err != nil {
+		if err := g.f.permit(op); err != nil {
 			return fmt.Errorf("%w: redirect refused: %w", ErrUnsafeURL, err)
 		}
 	}

@@ -24,6 +24,7 @@ func loopbackEnv(url string) authn.Environment {
 	env.MessagingURL = url + "/phr-fhir"
 	env.RESTURL = url + "/json"
 	env.AggregatedURL = url + "/agg/fhir"
+	env.CustomerURLTemplate = url + "/customer/{customer}/fhir"
 	return env
 }
 
@@ -36,11 +37,11 @@ func TestHeadersPerClientType(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	sys, err := NewSystemClient(&fakeSource{ct: authn.ClientSystem}, orgID, WithEnvironment(loopbackEnv(srv.URL)))
+	sys, err := NewSystemClient(&fakeSource{ct: authn.ClientSystem, env: loopbackEnv(srv.URL)}, orgID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := sys.Facade.ReadPatientWithResponse(context.Background(), "p1")
+	resp, err := sys.Facade.Gen.ReadPatientWithResponse(context.Background(), "p1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,17 +52,17 @@ func TestHeadersPerClientType(t *testing.T) {
 		t.Errorf("system headers: %v", got)
 	}
 
-	user, err := NewUserClient(&fakeSource{ct: authn.ClientUser, scopes: []string{"PATIENT"}}, WithEnvironment(loopbackEnv(srv.URL)))
+	user, err := NewUserClient((&fakeSource{ct: authn.ClientUser, scopes: []string{"PATIENT"}}).in(loopbackEnv(srv.URL)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := user.Facade.ReadPatientWithResponse(context.Background(), "p1"); err != nil {
+	if _, err := user.Facade.Gen.ReadPatientWithResponse(context.Background(), "p1"); err != nil {
 		t.Fatal(err)
 	}
 	if got.Get("X-Org-Public-Id") != "" {
 		t.Error("a User Client sent X-Org-Public-Id")
 	}
-	if _, err := user.REST.GetSelfWithResponse(context.Background()); err != nil {
+	if _, err := user.REST.Gen.GetSelfWithResponse(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if got.Get("Accept") != "application/json" {
@@ -78,11 +79,11 @@ func TestPublicOperationNeedsNoToken(t *testing.T) {
 	}))
 	defer srv.Close()
 	src := &fakeSource{ct: authn.ClientUser, scopes: []string{"PATIENT"}}
-	c, err := NewUserClient(src, WithEnvironment(loopbackEnv(srv.URL)))
+	c, err := NewUserClient(src.in(loopbackEnv(srv.URL)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Facade.CapabilitiesWithResponse(context.Background()); err != nil {
+	if _, err := c.Facade.Gen.CapabilitiesWithResponse(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if src.fetches.Load() != 0 || auth.Load() != "" {
@@ -99,7 +100,7 @@ func TestGrantedScopeNarrowerThanRequested(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.REST.ListPatientMeasurementsWithResponse(context.Background(), "9000000009", &restapi.ListPatientMeasurementsParams{APIRefs: []string{"bp"}})
+	_, err = c.REST.Gen.ListPatientMeasurementsWithResponse(context.Background(), "9000000009", &restapi.ListPatientMeasurementsParams{APIRefs: []string{"bp"}})
 	if !errors.Is(err, ErrNotPermitted) {
 		t.Fatalf("want ErrNotPermitted after the token showed the granted scope, got %v", err)
 	}
@@ -112,7 +113,7 @@ func TestRefusesUnsafeBaseURLs(t *testing.T) {
 	for _, base := range []string{"http://sandbox.patientsknowbest.com/fhir", "ftp://x/fhir", "https://user:pw@host/fhir", "https:///fhir"} {
 		env := authn.Sandbox
 		env.FacadeURL = base
-		_, err := NewSystemClient(&fakeSource{ct: authn.ClientSystem}, orgID, WithEnvironment(env))
+		_, err := NewSystemClient(&fakeSource{ct: authn.ClientSystem, env: env}, orgID)
 		if err == nil {
 			t.Errorf("base URL %q accepted", base)
 		}
@@ -120,7 +121,7 @@ func TestRefusesUnsafeBaseURLs(t *testing.T) {
 	for _, base := range []string{"http://127.0.0.1:8080/fhir", "http://localhost/fhir", "http://[::1]:9/fhir"} {
 		env := authn.Sandbox
 		env.FacadeURL = base
-		if _, err := NewSystemClient(&fakeSource{ct: authn.ClientSystem}, orgID, WithEnvironment(env)); err != nil {
+		if _, err := NewSystemClient(&fakeSource{ct: authn.ClientSystem, env: env}, orgID); err != nil {
 			t.Errorf("loopback base URL %q refused: %v", base, err)
 		}
 	}
@@ -145,7 +146,7 @@ func TestRefusesOtherHostsAndPaths(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := doerOf(t, c.Facade.ClientInterface)
+	d := c.Facade.Family()
 	for _, u := range []string{
 		"https://evil.example.org/fhir/Patient/1",
 		"http://sandbox.patientsknowbest.com/fhir/Patient/1",
@@ -161,7 +162,7 @@ func TestRefusesOtherHostsAndPaths(t *testing.T) {
 			method = http.MethodDelete // a method the document does not declare
 		}
 		req, _ := http.NewRequest(method, u, nil)
-		_, err := d.Do(req)
+		_, err := d.doRequest(req)
 		if !errors.Is(err, ErrUnsafeURL) && !errors.Is(err, ErrUnknownOperation) {
 			t.Errorf("%s %s: want ErrUnsafeURL or ErrUnknownOperation, got %v", method, u, err)
 		}
@@ -184,11 +185,11 @@ func TestRedirectToAnotherHostIsRefused(t *testing.T) {
 		http.Redirect(w, r, strings.Replace(other.URL, "127.0.0.1", "localhost", 1)+"/fhir/Patient/1", http.StatusFound)
 	}))
 	defer srv.Close()
-	c, err := NewSystemClient(&fakeSource{ct: authn.ClientSystem}, orgID, WithEnvironment(loopbackEnv(srv.URL)))
+	c, err := NewSystemClient(&fakeSource{ct: authn.ClientSystem, env: loopbackEnv(srv.URL)}, orgID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.Facade.ReadPatientWithResponse(context.Background(), "1")
+	_, err = c.Facade.Gen.ReadPatientWithResponse(context.Background(), "1")
 	if !errors.Is(err, ErrUnsafeURL) {
 		t.Errorf("want ErrUnsafeURL, got %v", err)
 	}
@@ -210,12 +211,12 @@ func TestUnauthorizedReplaysOnceWithAFreshToken(t *testing.T) {
 	}))
 	defer srv.Close()
 	src := &fakeSource{ct: authn.ClientSystem}
-	c, err := NewSystemClient(src, orgID, WithEnvironment(loopbackEnv(srv.URL)))
+	c, err := NewSystemClient(src.in(loopbackEnv(srv.URL)), orgID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := stu3.Parameters{ResourceType: stu3.ParametersResourceTypeParameters}
-	_, err = c.Facade.PatientStatusQueryWithApplicationFhirPlusJSONBodyWithResponse(context.Background(), p)
+	_, err = c.Facade.Gen.PatientStatusQueryWithApplicationFhirPlusJSONBodyWithResponse(context.Background(), p)
 	var apiErr *APIError
 	if !errors.As(err, &apiErr) || apiErr.StatusCode != 401 || apiErr.ResponseCode != "ACC_TOKEN_EXPIRED" {
 		t.Errorf("want the second 401 as an APIError with PKB's code, got %v", err)
@@ -239,13 +240,13 @@ func TestUnreplayableBodyIsNotReplayed(t *testing.T) {
 	}))
 	defer srv.Close()
 	src := &fakeSource{ct: authn.ClientSystem}
-	c, err := NewSystemClient(src, orgID, WithEnvironment(loopbackEnv(srv.URL)))
+	c, err := NewSystemClient(src.in(loopbackEnv(srv.URL)), orgID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// An io.Reader with no GetBody cannot be sent twice.
 	body := io.MultiReader(strings.NewReader(`{"resourceType":"Parameters"}`))
-	_, err = c.Facade.PatientStatusQueryWithBodyWithResponse(context.Background(), "application/fhir+json", body)
+	_, err = c.Facade.Gen.PatientStatusQueryWithBodyWithResponse(context.Background(), "application/fhir+json", body)
 	var apiErr *APIError
 	if attempts != 1 || !errors.As(err, &apiErr) || apiErr.StatusCode != 401 {
 		t.Errorf("%d attempts, error %v; want 1 attempt returning the 401", attempts, err)
@@ -263,7 +264,7 @@ func TestErrorsCarryNoTokenOrQuery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.Facade.SearchPatientWithResponse(context.Background(), &facade.SearchPatientParams{Identifier: "https://fhir.nhs.uk/Id/nhs-number|9434765919"})
+	_, err = c.Facade.Gen.SearchPatientWithResponse(context.Background(), &facade.SearchPatientParams{Identifier: "https://fhir.nhs.uk/Id/nhs-number|9434765919"})
 	if err == nil {
 		t.Fatal("want an error")
 	}

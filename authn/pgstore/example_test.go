@@ -33,13 +33,13 @@ func Example() {
 		RefreshToken: os.Getenv("PKB_REFRESH_TOKEN"), // used only while the table holds no session
 	}
 	cfg.Store = pgstore.New(db, cfg.SessionKey("default"), pgstore.Options{})
-	src, err := authn.NewTetheredClient(cfg)
+	src, err := authn.NewTetheredSource(cfg)
 	if err != nil {
 		log.Fatal(err)
 	}
-	rest, err := wrappers.NewTetheredClient(src, wrappers.WithEnvironment(authn.Sandbox))
+	rest, err := wrappers.NewTetheredClient(src)
 	if err != nil {
 		log.Fatal(err)
 	}
-	_, _ = rest.REST.GetUserByNhsNumberWithResponse(ctx, "9990000018")
+	_, _ = rest.REST.Gen.GetUserByNhsNumberWithResponse(ctx, "9990000018")
 }

@@ -108,7 +108,7 @@ func TestUnreachablePostgresIsStoreUnavailable(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.Stop(t)
-	c, err := authn.NewTetheredClient(authn.TetheredConfig{ClientID: "storetest", ClientSecret: "x",
+	c, err := authn.NewTetheredSource(authn.TetheredConfig{ClientID: "storetest", ClientSecret: "x",
 		Environment: authn.Environment{UserTokenURL: "https://pkb.invalid/apiToken.action"}, RefreshToken: "rt-never-presented",
 		Store: pgstore.New(db, storetest.NewKey(t), pgstore.Options{})})
 	if err != nil {

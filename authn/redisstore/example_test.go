@@ -34,13 +34,13 @@ func Example() {
 		RefreshToken: os.Getenv("PKB_REFRESH_TOKEN"),
 	}
 	cfg.Store = redisstore.New(rdb, cfg.SessionKey("default"), redisstore.Options{Keys: keys})
-	src, err := authn.NewTetheredClient(cfg)
+	src, err := authn.NewTetheredSource(cfg)
 	if err != nil {
 		log.Fatal(err)
 	}
-	rest, err := wrappers.NewTetheredClient(src, wrappers.WithEnvironment(authn.Sandbox))
+	rest, err := wrappers.NewTetheredClient(src)
 	if err != nil {
 		log.Fatal(err)
 	}
-	_, _ = rest.REST.GetUserByNhsNumberWithResponse(context.Background(), "9990000018")
+	_, _ = rest.REST.Gen.GetUserByNhsNumberWithResponse(context.Background(), "9990000018")
 }

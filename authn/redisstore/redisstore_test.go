@@ -93,7 +93,7 @@ func TestUnreachableRedisIsStoreUnavailable(t *testing.T) {
 	srv := engines.StartRedis(t)
 	rdb := client(t, srv)
 	srv.Stop(t)
-	c, err := authn.NewTetheredClient(authn.TetheredConfig{ClientID: "storetest", ClientSecret: "x",
+	c, err := authn.NewTetheredSource(authn.TetheredConfig{ClientID: "storetest", ClientSecret: "x",
 		Environment: authn.Environment{UserTokenURL: "https://pkb.invalid/apiToken.action"}, RefreshToken: "rt-never-presented",
 		Store: redisstore.New(rdb, storetest.NewKey(t), redisstore.Options{})})
 	if err != nil {

@@ -321,9 +321,9 @@ func runRotation(t *testing.T, open Session, opts Options) {
 	}
 	clock := &clock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
 	first := pkb.issue()
-	var cs []*authn.TetheredClient
+	var cs []*authn.TetheredSource
 	for range clients {
-		c, err := authn.NewTetheredClient(authn.TetheredConfig{
+		c, err := authn.NewTetheredSource(authn.TetheredConfig{
 			ClientID: "storetest", ClientSecret: "storetest-secret",
 			Environment: authn.Environment{UserTokenURL: pkb.srv.URL + "/apiToken.action"},
 			// The store is bound to the suite's key, not to this test

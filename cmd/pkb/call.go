@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,6 +11,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+
+	"golang.org/x/oauth2"
 
 	"github.com/pkbgo/pkb/authn"
 	"github.com/pkbgo/pkb/gen/access"
@@ -68,8 +69,51 @@ func (c *cli) cmdGet(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	resp, err := sess.call(ctx, f, http.MethodGet, escapePath(path), nil, nil)
+	op, values, err := getOperation(f, strings.Split(path, "/"))
+	if err != nil {
+		return err
+	}
+	resp, err := sess.call(ctx, f, &wrappers.Call{Operation: op.ID, Path: values})
 	return c.show(resp, err, cf.json)
+}
+
+// getOperation finds the GET operation of f's family whose route template
+// the path segments fill, a literal segment beating a parameter (so
+// metadata is capabilities, not a search of a type "metadata"), and the
+// values of its path parameters. Family.Do checks the values.
+func getOperation(f *wrappers.Family, segs []string) (access.Operation, []string, error) {
+	id := f.Info().ID
+	var best access.Operation
+	var bestValues []string
+	bestLiterals := -1
+	for _, op := range access.Operations() {
+		if op.Family != id || op.Method != http.MethodGet {
+			continue
+		}
+		tpl := strings.Split(strings.Trim(op.Path, "/"), "/")
+		if len(tpl) != len(segs) {
+			continue
+		}
+		literals, fits := 0, true
+		var values []string
+		for i, t := range tpl {
+			if strings.HasPrefix(t, "{") {
+				values = append(values, segs[i])
+			} else if t == segs[i] {
+				literals++
+			} else {
+				fits = false
+				break
+			}
+		}
+		if fits && literals > bestLiterals {
+			best, bestValues, bestLiterals = op, values, literals
+		}
+	}
+	if bestLiterals < 0 {
+		return access.Operation{}, nil, usageErrorf("%s: no GET operation of the %s API has this path; 'pkb ops' lists them", wrappers.ErrUnknownOperation, id)
+	}
+	return best, bestValues, nil
 }
 
 func (c *cli) cmdSearch(ctx context.Context, args []string) error {
@@ -106,28 +150,62 @@ func (c *cli) cmdSearch(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	resp, err := sess.call(ctx, f, http.MethodGet, url.PathEscape(typ), q, nil)
+	op, ok := findGet(f.Info().ID, access.InteractionSearchType, typ)
+	if !ok {
+		return usageErrorf("the %s API has no search of %s; 'pkb ops' lists the operations", f.Info().ID, typ)
+	}
+	call := &wrappers.Call{Operation: op.ID, Query: q}
+	if op.ResourceType == "" { // the generic /{resourceType}
+		call.Path = []string{typ}
+	}
+	resp, err := sess.call(ctx, f, call)
 	if err == nil && all {
 		resp, err = c.allPages(ctx, sess, f, resp, maxPages)
 	}
 	return c.show(resp, err, cf.json)
 }
 
-// allPages follows next links from the first page, through the same
-// choke point, and merges the entries into the first Bundle.
-func (c *cli) allPages(ctx context.Context, sess *session, f family, first *response, maxPages int) (*response, error) {
-	var b map[string]any
-	if err := json.Unmarshal(first.body, &b); err != nil || b["resourceType"] != "Bundle" {
+// findGet is access.Find restricted to GET operations: a search by POST
+// (_search) performs the same interaction.
+func findGet(f access.Family, interaction, typ string) (access.Operation, bool) {
+	if op, ok := access.Find(f, interaction, typ); ok && op.Method == http.MethodGet {
+		return op, true
+	}
+	var generic access.Operation
+	found := false
+	for _, op := range access.Operations() {
+		if op.Family != f || op.Interaction != interaction || op.Method != http.MethodGet {
+			continue
+		}
+		switch op.ResourceType {
+		case typ:
+			return op, true
+		case "":
+			if !found && strings.HasPrefix(op.Path, "/{resourceType}") {
+				generic, found = op, true
+			}
+		}
+	}
+	return generic, found
+}
+
+// allPages follows next links from the first page, through the family's
+// checkpoint (Family.Follow), and merges the entries into the first
+// Bundle. The pages stay raw JSON: only their link and entry members are
+// read.
+func (c *cli) allPages(ctx context.Context, sess *session, f *wrappers.Family, first *response, maxPages int) (*response, error) {
+	var b map[string]json.RawMessage
+	if err := json.Unmarshal(first.body, &b); err != nil || string(b["resourceType"]) != `"Bundle"` {
 		return first, nil
 	}
-	entries := asSlice(b["entry"])
-	page := b
+	entries, next, err := bundleParts(b)
+	if err != nil {
+		return nil, fmt.Errorf("page 1 is not a valid Bundle")
+	}
+	base := f.BaseURL()
+	base.Path += "/"
 	seen := map[string]bool{}
-	for pages := 1; ; pages++ {
-		next := nextLink(page)
-		if next == "" {
-			break
-		}
+	for pages := 1; next != ""; pages++ {
 		if pages >= maxPages {
 			fmt.Fprintf(c.stderr, "pkb search: stopped after %d pages (--max-pages); there are more\n", pages)
 			break
@@ -135,25 +213,36 @@ func (c *cli) allPages(ctx context.Context, sess *session, f family, first *resp
 		// Next links come from the server and carry identifiers: errors
 		// say what is wrong with one, never what it is.
 		u, err := url.Parse(next)
-		if err != nil || !u.IsAbs() {
-			return nil, fmt.Errorf("page %d's next link is not a valid absolute URL", pages)
+		if err != nil {
+			return nil, fmt.Errorf("page %d's next link is not a valid URL", pages)
 		}
-		if seen[u.String()] {
+		if key := base.ResolveReference(u).String(); seen[key] {
 			return nil, fmt.Errorf("page %d's next link repeats an earlier page's; stopped", pages)
+		} else {
+			seen[key] = true
 		}
-		seen[u.String()] = true
-		r, err := sess.send(ctx, f, http.MethodGet, u.String(), nil)
+		r, err := sess.follow(ctx, f, next)
 		if err != nil {
 			return nil, fmt.Errorf("following page %d's next link: %w", pages, err)
 		}
-		page = nil
-		if err := json.Unmarshal(r.body, &page); err != nil || page["resourceType"] != "Bundle" {
+		var page map[string]json.RawMessage
+		if err := json.Unmarshal(r.body, &page); err != nil || string(page["resourceType"]) != `"Bundle"` {
 			return nil, fmt.Errorf("page %d is not a Bundle", pages+1)
 		}
-		entries = append(entries, asSlice(page["entry"])...)
+		more, n, err := bundleParts(page)
+		if err != nil {
+			return nil, fmt.Errorf("page %d is not a valid Bundle", pages+1)
+		}
+		entries, next = append(entries, more...), n
 	}
-	b["entry"] = entries
 	delete(b, "link")
+	if len(entries) > 0 {
+		raw, err := json.Marshal(entries)
+		if err != nil {
+			return nil, err
+		}
+		b["entry"] = raw
+	}
 	body, err := json.Marshal(b)
 	if err != nil {
 		return nil, err
@@ -161,13 +250,29 @@ func (c *cli) allPages(ctx context.Context, sess *session, f family, first *resp
 	return &response{status: first.status, contentType: first.contentType, body: body}, nil
 }
 
-func nextLink(b map[string]any) string {
-	for _, l := range asSlice(b["link"]) {
-		if m := asMap(l); str(m["relation"]) == "next" {
-			return str(m["url"])
+// bundleParts returns a Bundle's entries, undecoded, and its next link.
+func bundleParts(b map[string]json.RawMessage) ([]json.RawMessage, string, error) {
+	var entries []json.RawMessage
+	if raw, ok := b["entry"]; ok {
+		if err := json.Unmarshal(raw, &entries); err != nil {
+			return nil, "", err
 		}
 	}
-	return ""
+	var links []struct {
+		Relation string `json:"relation"`
+		URL      string `json:"url"`
+	}
+	if raw, ok := b["link"]; ok {
+		if err := json.Unmarshal(raw, &links); err != nil {
+			return nil, "", err
+		}
+	}
+	for _, l := range links {
+		if l.Relation == "next" {
+			return entries, l.URL, nil
+		}
+	}
+	return entries, "", nil
 }
 
 func (c *cli) cmdOp(ctx context.Context, args []string) error {
@@ -212,11 +317,11 @@ func (c *cli) cmdOp(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	path, query, err := expandPath(op, params)
+	values, query, err := expandPath(op, params)
 	if err != nil {
 		return err
 	}
-	resp, err := sess.call(ctx, f, op.Method, path, query, body)
+	resp, err := sess.call(ctx, f, &wrappers.Call{Operation: op.ID, Path: values, Query: query, Body: body})
 	return c.show(resp, err, cf.json)
 }
 
@@ -250,12 +355,17 @@ func (c *cli) cmdOps(ctx context.Context, args []string) error {
 		Path      string   `json:"path"`
 		Grants    []string `json:"grants"`
 	}
+	permitted := func(access.Operation) bool { return true }
+	if !all {
+		if permitted, err = c.permitter(s); err != nil {
+			return err
+		}
+	}
 	var rows []row
 	for _, op := range access.Operations() {
-		if !all && !grantsAllow(op.Grants, s.clientType, s.scope) {
-			continue
+		if permitted(op) {
+			rows = append(rows, row{string(op.Family), op.ID, op.Method, op.Path, op.Grants})
 		}
-		rows = append(rows, row{string(op.Family), op.ID, op.Method, op.Path, op.Grants})
 	}
 	if cf.json {
 		return writeJSON(c.stdout, rows)
@@ -268,30 +378,73 @@ func (c *cli) cmdOps(ctx context.Context, args []string) error {
 	return nil
 }
 
-// grantsAllow reports whether a client of type ct (holding scope, if not
-// empty) appears in an operation's grants.
-func grantsAllow(grants []string, ct authn.ClientType, scope string) bool {
-	for _, g := range grants {
-		kind, sc, scoped := strings.Cut(g, ":")
-		switch {
-		case g == "public":
-			return true
-		case authn.ClientType(kind) != ct:
-		case !scoped || scope == "" || sc == scope:
-			return true
+// permitter reports whether a client of s's type, holding s's scope (any
+// scope of the type when none is set), may call an operation. It asks the
+// wrappers' checkpoints (Family.Permit) of a client built on a source that
+// only reports that grant: nothing is sent, no token is fetched.
+func (c *cli) permitter(s *settings) (func(access.Operation) bool, error) {
+	grants := [][]string{nil}
+	switch {
+	case s.scope != "":
+		grants = [][]string{{s.scope}}
+	case s.clientType == authn.ClientUser:
+		grants = [][]string{{authn.ScopePatient}, {authn.ScopeClinician}, {authn.ScopeTeamCoord}}
+	case s.clientType == authn.ClientTethered:
+		grants = [][]string{{authn.ScopeSite}}
+	}
+	offline := *s
+	if offline.orgID == "" {
+		offline.orgID = "ops" // never sent
+	}
+	if offline.customer == "" {
+		offline.customer = "ops" // never resolved to a request
+	}
+	var fams []*wrappers.Family
+	for _, scopes := range grants {
+		// A session uses the Customer family of one FHIR version; ops
+		// lists both.
+		for _, v := range []string{"r4", "stu3"} {
+			offline.fhirVersion = v
+			fs, err := c.families(grantOnly{ct: s.clientType, scopes: scopes, env: s.env}, &offline)
+			if err != nil {
+				return nil, err
+			}
+			fams = append(fams, fs...)
 		}
 	}
-	return false
+	return func(op access.Operation) bool {
+		for _, f := range fams {
+			if f.Info().ID == op.Family && f.Permit(op.ID) == nil {
+				return true
+			}
+		}
+		return false
+	}, nil
 }
+
+// grantOnly is a token source that holds a grant and no token: enough for
+// Family.Permit, which never fetches one.
+type grantOnly struct {
+	ct     authn.ClientType
+	scopes []string
+	env    authn.Environment
+}
+
+func (g grantOnly) Token(context.Context) (*oauth2.Token, error) {
+	return nil, errors.New("pkb ops: no token here")
+}
+func (g grantOnly) Invalidate(string) bool              { return false }
+func (g grantOnly) Grant() (authn.ClientType, []string) { return g.ct, slices.Clone(g.scopes) }
+func (g grantOnly) Environment() authn.Environment      { return g.env }
 
 // findOperation resolves an operationId (optionally family-qualified) among
 // the session's families.
-func (sess *session) findOperation(name, famFlag string) (access.Operation, family, error) {
+func (sess *session) findOperation(name, famFlag string) (access.Operation, *wrappers.Family, error) {
 	famName, id, qualified := strings.Cut(name, ".")
 	if !qualified {
 		famName, id = famFlag, name
 	} else if famFlag != "" && !strings.EqualFold(famFlag, famName) {
-		return access.Operation{}, family{}, usageErrorf("%s names family %s but --family is %s", name, famName, famFlag)
+		return access.Operation{}, nil, usageErrorf("%s names family %s but --family is %s", name, famName, famFlag)
 	}
 	var matches []access.Operation
 	var elsewhere []string
@@ -314,12 +467,12 @@ func (sess *session) findOperation(name, famFlag string) (access.Operation, fami
 		for _, m := range matches {
 			q = append(q, string(m.Family)+"."+m.ID)
 		}
-		return access.Operation{}, family{}, usageErrorf("operation %q is in several APIs; name one of: %s", id, strings.Join(q, ", "))
+		return access.Operation{}, nil, usageErrorf("operation %q is in several APIs; name one of: %s", id, strings.Join(q, ", "))
 	case len(elsewhere) > 0:
-		return access.Operation{}, family{}, configErrorf("operation %q is in the %s API, which a %s client cannot use",
+		return access.Operation{}, nil, configErrorf("operation %q is in the %s API, which a %s client cannot use",
 			id, strings.Join(slices.Compact(elsewhere), ", "), sess.s.clientType)
 	}
-	return access.Operation{}, family{}, usageErrorf("unknown operation %q; 'pkb ops' lists them", name)
+	return access.Operation{}, nil, usageErrorf("unknown operation %q; 'pkb ops' lists them", name)
 }
 
 // parseParams turns param=value arguments into url.Values, keeping
@@ -336,68 +489,52 @@ func parseParams(args []string) (url.Values, error) {
 	return q, nil
 }
 
-// expandPath fills the operation's path parameters from params; the rest
-// become the query.
-func expandPath(op access.Operation, params url.Values) (string, url.Values, error) {
+// expandPath takes the operation's path parameters, in template order,
+// from params; the rest become the query. Family.Do checks the values.
+func expandPath(op access.Operation, params url.Values) ([]string, url.Values, error) {
 	q := url.Values{}
 	for k, v := range params {
 		q[k] = slices.Clone(v)
 	}
-	var segs []string
+	var values []string
 	for _, seg := range strings.Split(strings.Trim(op.Path, "/"), "/") {
-		if name, ok := strings.CutPrefix(seg, "{"); ok && strings.HasSuffix(name, "}") {
-			name = strings.TrimSuffix(name, "}")
-			v := q[name]
-			if len(v) != 1 || v[0] == "" {
-				return "", nil, usageErrorf("%s needs exactly one path parameter %s=<value> (%s %s)", op.ID, name, op.Method, op.Path)
-			}
-			delete(q, name)
-			seg = url.PathEscape(v[0])
+		name, ok := strings.CutPrefix(seg, "{")
+		if !ok || !strings.HasSuffix(name, "}") {
+			continue
 		}
-		segs = append(segs, seg)
+		name = strings.TrimSuffix(name, "}")
+		v := q[name]
+		if len(v) != 1 || v[0] == "" {
+			return nil, nil, usageErrorf("%s needs exactly one path parameter %s=<value> (%s %s)", op.ID, name, op.Method, op.Path)
+		}
+		delete(q, name)
+		values = append(values, v[0])
 	}
-	return strings.Join(segs, "/"), q, nil
+	return values, q, nil
 }
 
-// escapePath escapes each segment of a relative path.
-func escapePath(p string) string {
-	segs := strings.Split(p, "/")
-	for i, s := range segs {
-		segs[i] = url.PathEscape(s)
-	}
-	return strings.Join(segs, "/")
-}
-
-// call sends one request through the family's doer, which is the wrappers'
-// choke point: host check, access check, token, headers. A non-2xx answer
+// call sends one operation through the family's checkpoint: grant, URL
+// built from the route template, token, headers. A non-2xx answer
 // becomes a *wrappers.APIError there.
-func (sess *session) call(ctx context.Context, f family, method, relPath string, query url.Values, body []byte) (*response, error) {
-	u := f.server + strings.TrimPrefix(relPath, "/")
-	if len(query) > 0 {
-		u += "?" + query.Encode()
-	}
-	return sess.send(ctx, f, method, u, body)
-}
-
-// send sends one request to an absolute URL through the family's doer,
-// which refuses any URL outside the family's base URL.
-func (sess *session) send(ctx context.Context, f family, method, u string, body []byte) (*response, error) {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
-	if err != nil {
-		// The error would quote the URL.
-		return nil, usageErrorf("cannot build the request: its URL is not valid")
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", f.media)
-	}
-	resp, err := f.doer.Do(req)
+func (sess *session) call(ctx context.Context, f *wrappers.Family, call *wrappers.Call) (*response, error) {
+	resp, err := f.Do(ctx, call)
 	if err != nil {
 		return nil, err
 	}
+	return readResponse(resp)
+}
+
+// follow GETs a link a response gave through the family's checkpoint,
+// which refuses any URL outside the family's base URL.
+func (sess *session) follow(ctx context.Context, f *wrappers.Family, link string) (*response, error) {
+	resp, err := f.Follow(ctx, link)
+	if err != nil {
+		return nil, err
+	}
+	return readResponse(resp)
+}
+
+func readResponse(resp *http.Response) (*response, error) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {

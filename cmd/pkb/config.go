@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -16,12 +15,7 @@ import (
 
 	"github.com/pkbgo/pkb/authn"
 	"github.com/pkbgo/pkb/gen/access"
-	"github.com/pkbgo/pkb/gen/aggregated"
-	customerr4 "github.com/pkbgo/pkb/gen/customer/r4"
-	customerstu3 "github.com/pkbgo/pkb/gen/customer/stu3"
-	"github.com/pkbgo/pkb/gen/facade"
-	"github.com/pkbgo/pkb/gen/messaging"
-	"github.com/pkbgo/pkb/gen/restapi"
+	"github.com/pkbgo/pkb/pkbtest"
 	"github.com/pkbgo/pkb/wrappers"
 )
 
@@ -79,7 +73,11 @@ func addCommon(fs *flag.FlagSet, cf *commonFlags) {
 
 // addFamily registers --family, for commands that address one API.
 func addFamily(fs *flag.FlagSet, cf *commonFlags) {
-	fs.StringVar(&cf.family, "family", "", "API family: facade | messaging | customer-r4 | customer-stu3 | aggregated | restapi (default: the client type's FHIR API)")
+	var ids []string
+	for _, f := range access.Families() {
+		ids = append(ids, string(f.ID))
+	}
+	fs.StringVar(&cf.family, "family", "", "API family: "+strings.Join(ids, " | ")+" (default: the client type's FHIR API)")
 }
 
 // parseArgs parses flags that may be interspersed with positional
@@ -199,7 +197,7 @@ func (c *cli) resolve(cf *commonFlags) (*settings, error) {
 		}
 		s.baseURL = strings.TrimRight(u.String(), "/")
 		s.envName = "local"
-		s.env = simEnvironment(s.baseURL)
+		s.env = pkbtest.EnvironmentAt(s.baseURL)
 	}
 
 	ct, fromFlag := c.pick(cf.clientType, envClientType)
@@ -273,45 +271,36 @@ var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
 func safeName(s string) string { return unsafeChars.ReplaceAllString(s, "_") }
 
-// customerURL is the Customer FHIR endpoint to use.
-func (s *settings) customerURL() (string, error) {
-	if s.baseURL != "" {
-		return simCustomerURL(s.baseURL, s.fhirVersion), nil
+// customerName is the customer whose Customer FHIR endpoint to use; the
+// simulator of --base-url names its customers after their FHIR version.
+func (s *settings) customerName() (string, error) {
+	switch {
+	case s.customer != "":
+		return s.customer, nil
+	case s.baseURL != "":
+		if s.fhirVersion == "stu3" {
+			return pkbtest.CustomerSTU3, nil
+		}
+		return pkbtest.CustomerR4, nil
 	}
-	if s.customer == "" {
-		return "", missingEnv("customer name", envCustomer, "customer")
-	}
-	return s.env.CustomerURL(s.customer)
+	return "", missingEnv("customer name", envCustomer, "customer")
 }
 
-// session is a configured client: a token source and the API families its
-// wrapper exposes, each with the wrapper's choke-point doer.
+// session is a configured client: a token source and the checkpoints of
+// the API families its client type may call.
 type session struct {
 	s        *settings
 	src      authn.Source
 	store    authn.TokenStore
-	families []family // the first FHIR family is the default for get/search
-}
-
-// httpDoer is the Do method every generated package's HttpRequestDoer has.
-type httpDoer interface {
-	Do(*http.Request) (*http.Response, error)
-}
-
-// family is one API of the session.
-type family struct {
-	id     access.Family
-	server string // base URL with a trailing slash, as the generated client uses it
-	doer   httpDoer
-	media  string // request body media type
+	families []*wrappers.Family // the first is the default for get/search
 }
 
 func (c *cli) authnOptions() authn.Options {
 	return authn.Options{HTTPClient: c.httpClient}
 }
 
-func (c *cli) wrapperOptions(s *settings) []wrappers.Option {
-	opts := []wrappers.Option{wrappers.WithEnvironment(s.env)}
+func (c *cli) wrapperOptions() []wrappers.Option {
+	var opts []wrappers.Option
 	if c.httpClient != nil {
 		opts = append(opts, wrappers.WithHTTPClient(c.httpClient))
 	}
@@ -366,7 +355,7 @@ func (c *cli) newTokenSource(ctx context.Context, s *settings) (authn.Source, au
 			return nil, nil, err
 		}
 		cfg.Store = store
-		src, err := authn.NewSystemClient(cfg)
+		src, err := authn.NewSystemSource(cfg)
 		return src, nil, err
 	case authn.ClientCustomer:
 		if err := s.requireSecret(); err != nil {
@@ -378,7 +367,7 @@ func (c *cli) newTokenSource(ctx context.Context, s *settings) (authn.Source, au
 			return nil, nil, err
 		}
 		cfg.Store = store
-		src, err := authn.NewCustomerClient(cfg)
+		src, err := authn.NewCustomerSource(cfg)
 		return src, nil, err
 	case authn.ClientUser:
 		store, err := c.openStore(ctx, s, authn.UserConfig{ClientID: s.clientID, Environment: s.env}.SessionKey(""))
@@ -405,7 +394,7 @@ func (c *cli) newTokenSource(ctx context.Context, s *settings) (authn.Source, au
 				}
 			}
 		}
-		src, err := authn.NewUserClient(authn.UserConfig{ClientID: s.clientID, ClientSecret: s.secret, Environment: s.env,
+		src, err := authn.NewUserSource(authn.UserConfig{ClientID: s.clientID, ClientSecret: s.secret, Environment: s.env,
 			Scope: scope, Store: store, Options: opts})
 		return src, store, err
 	case authn.ClientTethered:
@@ -426,7 +415,7 @@ func (c *cli) newTokenSource(ctx context.Context, s *settings) (authn.Source, au
 				return nil, nil, configErrorf("missing refresh token: set the environment variable %s to the refresh token a Team Coordinator issued (Institution tab, REST API access); it is used once and then rotated in %s", envRefreshToken, redactStoreURL(s.tokenStore))
 			}
 		}
-		src, err := authn.NewTetheredClient(authn.TetheredConfig{ClientID: s.clientID, ClientSecret: s.secret, Environment: s.env,
+		src, err := authn.NewTetheredSource(authn.TetheredConfig{ClientID: s.clientID, ClientSecret: s.secret, Environment: s.env,
 			RefreshToken: s.refreshToken, Store: store, Options: opts})
 		return src, store, err
 	}
@@ -439,90 +428,68 @@ func (c *cli) newSession(ctx context.Context, s *settings) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	sess := &session{s: s, src: src, store: store}
-	opts := c.wrapperOptions(s)
+	fams, err := c.families(src, s)
+	if err != nil {
+		return nil, err
+	}
+	return &session{s: s, src: src, store: store, families: fams}, nil
+}
+
+// families builds the wrapper of s's client type on src and returns the
+// checkpoints of its families, the default one (the FHIR API the client
+// type is for) first.
+func (c *cli) families(src authn.Source, s *settings) ([]*wrappers.Family, error) {
+	opts := c.wrapperOptions()
 	switch s.clientType {
 	case authn.ClientSystem:
 		w, err := wrappers.NewSystemClient(src, s.orgID, opts...)
 		if err != nil {
 			return nil, configErrorf("%v", err)
 		}
-		sess.families = []family{familyOf(access.FamilyFacade, w.Facade.ClientInterface), familyOf(access.FamilyMessaging, w.Messaging.ClientInterface)}
+		return []*wrappers.Family{w.Facade.Family(), w.Messaging.Family()}, nil
 	case authn.ClientCustomer:
-		cu, err := s.customerURL()
+		customer, err := s.customerName()
 		if err != nil {
 			return nil, err
 		}
-		w, err := wrappers.NewCustomerSystemClient(src, cu, opts...)
+		w, err := wrappers.NewCustomerSystemClient(src, customer, opts...)
 		if err != nil {
 			return nil, configErrorf("%v", err)
 		}
 		if s.fhirVersion == "stu3" {
-			sess.families = []family{familyOf(access.FamilyCustomerSTU3, w.CustomerSTU3.ClientInterface)}
-		} else {
-			sess.families = []family{familyOf(access.FamilyCustomerR4, w.CustomerR4.ClientInterface)}
+			return []*wrappers.Family{w.CustomerSTU3.Family(), w.Aggregated.Family()}, nil
 		}
-		sess.families = append(sess.families, familyOf(access.FamilyAggregated, w.Aggregated.ClientInterface))
+		return []*wrappers.Family{w.CustomerR4.Family(), w.Aggregated.Family()}, nil
 	case authn.ClientUser:
 		w, err := wrappers.NewUserClient(src, opts...)
 		if err != nil {
 			return nil, configErrorf("%v", err)
 		}
-		sess.families = []family{familyOf(access.FamilyFacade, w.Facade.ClientInterface), familyOf(access.FamilyRESTAPI, w.REST.ClientInterface)}
+		return []*wrappers.Family{w.Facade.Family(), w.REST.Family()}, nil
 	case authn.ClientTethered:
 		w, err := wrappers.NewTetheredClient(src, opts...)
 		if err != nil {
 			return nil, configErrorf("%v", err)
 		}
-		sess.families = []family{familyOf(access.FamilyRESTAPI, w.REST.ClientInterface)}
+		return []*wrappers.Family{w.REST.Family()}, nil
 	}
-	for _, f := range sess.families {
-		if f.doer == nil {
-			return nil, fmt.Errorf("internal error: the %s client has an unexpected shape", f.id)
-		}
-	}
-	return sess, nil
+	return nil, configErrorf("unknown client type %q", s.clientType)
 }
 
-// familyOf takes the server URL and the doer (the wrappers' choke point)
-// out of a generated client, so that generic requests go through exactly
-// the path the typed methods use.
-func familyOf(id access.Family, ci any) family {
-	f := family{id: id, media: mediaFHIR}
-	switch c := ci.(type) {
-	case *facade.Client:
-		f.server, f.doer = c.Server, c.Client
-	case *messaging.Client:
-		f.server, f.doer = c.Server, c.Client
-	case *customerr4.Client:
-		f.server, f.doer = c.Server, c.Client
-	case *customerstu3.Client:
-		f.server, f.doer = c.Server, c.Client
-	case *aggregated.Client:
-		f.server, f.doer = c.Server, c.Client
-	case *restapi.Client:
-		f.server, f.doer = c.Server, c.Client
-		f.media = mediaJSON
-	}
-	return f
-}
-
-const (
-	mediaFHIR = "application/fhir+json"
-	mediaJSON = "application/json"
-)
+const mediaFHIR = "application/fhir+json"
 
 // family returns the named family, or the default one.
-func (sess *session) family(name string) (family, error) {
+func (sess *session) family(name string) (*wrappers.Family, error) {
 	if name == "" {
 		return sess.families[0], nil
 	}
 	var names []string
 	for _, f := range sess.families {
-		if string(f.id) == strings.ToLower(name) {
+		id := string(f.Info().ID)
+		if id == strings.ToLower(name) {
 			return f, nil
 		}
-		names = append(names, string(f.id))
+		names = append(names, id)
 	}
-	return family{}, usageErrorf("--family %s: a %s client can use %s", name, sess.s.clientType, strings.Join(names, ", "))
+	return nil, usageErrorf("--family %s: a %s client can use %s", name, sess.s.clientType, strings.Join(names, ", "))
 }

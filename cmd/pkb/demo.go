@@ -190,7 +190,7 @@ func (c *cli) cmdDemo(ctx context.Context, args []string) error {
 func (d *demo) authnOptions() authn.Options { return authn.Options{HTTPClient: d.hc} }
 
 func (d *demo) wrapperOptions() []wrappers.Option {
-	return []wrappers.Option{wrappers.WithEnvironment(d.env), wrappers.WithHTTPClient(d.hc)}
+	return []wrappers.Option{wrappers.WithHTTPClient(d.hc)}
 }
 
 func nhsIdentifier(n string) string { return nhsNumberSystem + "|" + n }
@@ -199,7 +199,7 @@ func nhsIdentifier(n string) string { return nhsNumberSystem + "|" + n }
 func (d *demo) runSystem(ctx context.Context) {
 	ct := authn.ClientSystem
 	fmt.Fprintf(d.progress, "%s (client credentials, X-Org-Public-Id):\n", clientLabels[ct])
-	src, err := authn.NewSystemClient(authn.SystemConfig{ClientID: pkbtest.DefaultSystemClientID, ClientSecret: pkbtest.DefaultClientSecret,
+	src, err := authn.NewSystemSource(authn.SystemConfig{ClientID: pkbtest.DefaultSystemClientID, ClientSecret: pkbtest.DefaultClientSecret,
 		Environment: d.env, Options: d.authnOptions()})
 	var sys *wrappers.SystemClient
 	if err == nil {
@@ -217,7 +217,7 @@ func (d *demo) runSystem(ctx context.Context) {
 		if err := ready(); err != nil {
 			return "", err
 		}
-		r, err := sys.Facade.SearchPatientWithResponse(ctx, &facade.SearchPatientParams{Identifier: nhsIdentifier(pkbtest.SeedPatientNHSNumber)})
+		r, err := sys.Facade.Gen.SearchPatientWithResponse(ctx, &facade.SearchPatientParams{Identifier: nhsIdentifier(pkbtest.SeedPatientNHSNumber)})
 		if err != nil {
 			return "", err
 		}
@@ -237,7 +237,7 @@ func (d *demo) runSystem(ctx context.Context) {
 		if patientID == "" {
 			return "", errSkipped
 		}
-		r, err := sys.Facade.ReadPatientWithResponse(ctx, patientID)
+		r, err := sys.Facade.Gen.ReadPatientWithResponse(ctx, patientID)
 		if err != nil {
 			return "", err
 		}
@@ -252,7 +252,7 @@ func (d *demo) runSystem(ctx context.Context) {
 		if patientID == "" {
 			return "", errSkipped
 		}
-		r, err := sys.Facade.SearchObservationWithResponse(ctx, &facade.SearchObservationParams{
+		r, err := sys.Facade.Gen.SearchObservationWithResponse(ctx, &facade.SearchObservationParams{
 			Patient:  "Patient/" + patientID,
 			Category: demoObservationCategory,
 			Date:     []string{"ge" + demoDateFrom, "le" + demoDateTo},
@@ -280,7 +280,7 @@ func (d *demo) runSystem(ctx context.Context) {
 		in := stu3.Parameters{ResourceType: stu3.ParametersResourceTypeParameters, Parameter: []stu3.ParametersParameter{{
 			Name: "patientIdentifier", ValueIdentifier: &stu3.Identifier{System: nhsNumberSystem, Value: pkbtest.SeedPatientNHSNumber},
 		}}}
-		r, err := sys.Facade.PatientStatusQueryWithApplicationFhirPlusJSONBodyWithResponse(ctx, in)
+		r, err := sys.Facade.Gen.PatientStatusQueryWithApplicationFhirPlusJSONBodyWithResponse(ctx, in)
 		if err != nil {
 			return "", err
 		}
@@ -299,7 +299,7 @@ func (d *demo) runSystem(ctx context.Context) {
 		for _, id := range demoDocumentIdentifiers() {
 			in.Parameter = append(in.Parameter, stu3.ParametersParameter{Name: "documentIdentifier", ValueIdentifier: &id})
 		}
-		r, err := sys.Facade.DocumentReferenceReadReceiptQueryWithApplicationFhirPlusJSONBodyWithResponse(ctx, in)
+		r, err := sys.Facade.Gen.DocumentReferenceReadReceiptQueryWithApplicationFhirPlusJSONBodyWithResponse(ctx, in)
 		if err != nil {
 			return "", err
 		}
@@ -324,7 +324,7 @@ func (d *demo) runSystem(ctx context.Context) {
 			Gender:       stu3.PatientGenderFemale,
 			Identifier:   []stu3.Identifier{{System: nhsNumberSystem, Value: demoNewNHSNumber}},
 		}
-		r, err := sys.Messaging.PatientProcessMessageWithApplicationFhirPlusJSONBodyWithResponse(ctx, p)
+		r, err := sys.Messaging.Gen.PatientProcessMessageWithApplicationFhirPlusJSONBodyWithResponse(ctx, p)
 		if err != nil {
 			return "", err
 		}
@@ -346,18 +346,18 @@ func (d *demo) runSystem(ctx context.Context) {
 func (d *demo) runCustomer(ctx context.Context) {
 	ct := authn.ClientCustomer
 	fmt.Fprintf(d.progress, "%s (client credentials at the Keycloak realm):\n", clientLabels[ct])
-	src, err := authn.NewCustomerClient(authn.CustomerConfig{ClientID: pkbtest.DefaultCustomerClientID, ClientSecret: pkbtest.DefaultClientSecret,
+	src, err := authn.NewCustomerSource(authn.CustomerConfig{ClientID: pkbtest.DefaultCustomerClientID, ClientSecret: pkbtest.DefaultClientSecret,
 		Environment: d.env, Options: d.authnOptions()})
 	var cust *wrappers.CustomerSystemClient
 	if err == nil {
-		cust, err = wrappers.NewCustomerSystemClient(src, d.sim.CustomerURL("r4"), d.wrapperOptions()...)
+		cust, err = wrappers.NewCustomerSystemClient(src, pkbtest.CustomerR4, d.wrapperOptions()...)
 	}
 
 	batchOK := d.step(ctx, ct, "customer-r4.transaction (batch: Patient + Observation)", func(ctx context.Context) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		r, err := cust.CustomerR4.TransactionWithBodyWithResponse(ctx, &customerr4.TransactionParams{}, mediaFHIR, bytes.NewReader(demoBatch()))
+		r, err := cust.CustomerR4.Gen.TransactionWithBodyWithResponse(ctx, &customerr4.TransactionParams{}, mediaFHIR, bytes.NewReader(demoBatch()))
 		if err != nil {
 			return "", err
 		}
@@ -386,7 +386,7 @@ func (d *demo) runCustomer(ctx context.Context) {
 		if !batchOK {
 			return "", errSkipped
 		}
-		r, err := cust.CustomerR4.ReadWithResponse(ctx, "Patient", demoCustomerPatientID, &customerr4.ReadParams{})
+		r, err := cust.CustomerR4.Gen.ReadWithResponse(ctx, "Patient", demoCustomerPatientID, &customerr4.ReadParams{})
 		if err != nil {
 			return "", err
 		}
@@ -407,7 +407,7 @@ func (d *demo) runCustomer(ctx context.Context) {
 			return "", errSkipped
 		}
 		id := demoCustomerObservationID
-		r, err := cust.CustomerR4.SearchWithResponse(ctx, "Observation", &customerr4.SearchParams{ID: &id})
+		r, err := cust.CustomerR4.Gen.SearchWithResponse(ctx, "Observation", &customerr4.SearchParams{ID: &id})
 		if err != nil {
 			return "", err
 		}
@@ -426,7 +426,7 @@ func (d *demo) runCustomer(ctx context.Context) {
 			return "", err
 		}
 		chained := nhsIdentifier(pkbtest.SeedPatientNHSNumber)
-		r, err := cust.Aggregated.SearchObservationWithResponse(ctx, &aggregated.SearchObservationParams{SubjectPatientIdentifier: &chained})
+		r, err := cust.Aggregated.Gen.SearchObservationWithResponse(ctx, &aggregated.SearchObservationParams{SubjectPatientIdentifier: &chained})
 		if err != nil {
 			return "", err
 		}
@@ -445,7 +445,7 @@ func (d *demo) runCustomer(ctx context.Context) {
 func (d *demo) runUser(ctx context.Context) {
 	ct := authn.ClientUser
 	fmt.Fprintf(d.progress, "%s (authorization code + PKCE, loopback redirect):\n", clientLabels[ct])
-	src, err := authn.NewUserClient(authn.UserConfig{ClientID: pkbtest.DefaultUserClientID, ClientSecret: pkbtest.DefaultClientSecret,
+	src, err := authn.NewUserSource(authn.UserConfig{ClientID: pkbtest.DefaultUserClientID, ClientSecret: pkbtest.DefaultClientSecret,
 		Environment: d.env, Scope: authn.ScopePatient, Store: authn.NewMemoryStore(nil), Options: d.authnOptions()})
 	var user *wrappers.UserClient
 	if err == nil {
@@ -483,7 +483,7 @@ func (d *demo) runUser(ctx context.Context) {
 		if !loggedIn {
 			return "", errSkipped
 		}
-		r, err := user.Facade.PurviewWithResponse(ctx)
+		r, err := user.Facade.Gen.PurviewWithResponse(ctx)
 		if err != nil {
 			return "", err
 		}
@@ -501,7 +501,7 @@ func (d *demo) runUser(ctx context.Context) {
 		if !loggedIn {
 			return "", errSkipped
 		}
-		r, err := user.REST.GetSelfWithResponse(ctx)
+		r, err := user.REST.Gen.GetSelfWithResponse(ctx)
 		if err != nil {
 			return "", err
 		}
@@ -523,7 +523,7 @@ func (d *demo) runTethered(ctx context.Context) {
 		if err != nil {
 			return fmt.Errorf("the simulated coordinator could not issue a refresh token: %w", err)
 		}
-		src, err := authn.NewTetheredClient(authn.TetheredConfig{ClientID: pkbtest.DefaultTetheredClientID, ClientSecret: pkbtest.DefaultClientSecret,
+		src, err := authn.NewTetheredSource(authn.TetheredConfig{ClientID: pkbtest.DefaultTetheredClientID, ClientSecret: pkbtest.DefaultClientSecret,
 			Environment: d.env, RefreshToken: rt, Store: authn.NewMemoryStore(nil), Options: d.authnOptions()})
 		if err != nil {
 			return err
@@ -537,7 +537,7 @@ func (d *demo) runTethered(ctx context.Context) {
 		if setupErr != nil {
 			return "", setupErr
 		}
-		r, err := teth.REST.GetUserByNhsNumberWithResponse(ctx, pkbtest.SeedPatientNHSNumber)
+		r, err := teth.REST.Gen.GetUserByNhsNumberWithResponse(ctx, pkbtest.SeedPatientNHSNumber)
 		if err != nil {
 			return "", err
 		}
@@ -553,7 +553,7 @@ func (d *demo) runTethered(ctx context.Context) {
 		if setupErr != nil {
 			return "", setupErr
 		}
-		r, err := teth.REST.ListMeasurementApiRefsWithResponse(ctx)
+		r, err := teth.REST.Gen.ListMeasurementApiRefsWithResponse(ctx)
 		if err != nil {
 			return "", err
 		}
@@ -574,7 +574,7 @@ func (d *demo) runTethered(ctx context.Context) {
 		if userID == "" || len(refs) == 0 {
 			return "", errSkipped
 		}
-		r, err := teth.REST.ListPatientMeasurementsWithResponse(ctx, userID, &restapi.ListPatientMeasurementsParams{APIRefs: refs})
+		r, err := teth.REST.Gen.ListPatientMeasurementsWithResponse(ctx, userID, &restapi.ListPatientMeasurementsParams{APIRefs: refs})
 		if err != nil {
 			return "", err
 		}
@@ -593,7 +593,7 @@ func (d *demo) runTethered(ctx context.Context) {
 			return "", setupErr
 		}
 		before := d.counter.n.Load()
-		_, err := teth.REST.CreateMeasurementWithResponse(ctx, restapi.Measurement{})
+		_, err := teth.REST.Gen.CreateMeasurementWithResponse(ctx, restapi.Measurement{})
 		sent := d.counter.n.Load() - before
 		switch {
 		case err == nil:

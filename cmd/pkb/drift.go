@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 
+	"github.com/pkbgo/pkb/gen/access"
 	"github.com/pkbgo/pkb/internal/drift"
+	"github.com/pkbgo/pkb/wrappers"
 )
 
 // cmdDrift compares a Facade CapabilityStatement (a file, or the live
@@ -39,7 +42,11 @@ func (c *cli) cmdDrift(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		resp, err := sess.call(ctx, f, "GET", "metadata", nil, nil)
+		op, ok := access.Find(f.Info().ID, access.InteractionCapabilities, "")
+		if !ok {
+			return fmt.Errorf("the facade API has no capabilities interaction")
+		}
+		resp, err := sess.call(ctx, f, &wrappers.Call{Operation: op.ID})
 		if err != nil {
 			return c.reportFailure(cf.json, err)
 		}

@@ -90,6 +90,8 @@ func classify(err error) (int, string) {
 		return exitAuth, err.Error()
 	case errors.Is(err, wrappers.ErrUnknownOperation):
 		return exitUsage, err.Error() + " (run 'pkb ops' to list the operations)"
+	case errors.Is(err, wrappers.ErrInvalidCall), errors.Is(err, wrappers.ErrMissingParameter):
+		return exitUsage, err.Error()
 	case errors.Is(err, wrappers.ErrUnsafeURL):
 		return exitAuth, err.Error()
 	case errors.Is(err, authn.ErrReauthorize):

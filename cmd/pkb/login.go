@@ -49,7 +49,7 @@ func (c *cli) cmdLogin(ctx context.Context, args []string) error {
 		return err
 	}
 	ucfg.Store = store
-	uc, err := authn.NewUserClient(ucfg)
+	uc, err := authn.NewUserSource(ucfg)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/pkbgo/pkb/authn"
+	"github.com/pkbgo/pkb/gen/access"
 	"github.com/pkbgo/pkb/pkbtest"
 )
 
@@ -236,18 +238,6 @@ func startSim(t *testing.T) *pkbtest.Simulator {
 	return sim
 }
 
-func TestSimLayoutMatchesSimulator(t *testing.T) {
-	sim := startSim(t)
-	if got, want := simEnvironment(sim.URL()), sim.Environment(); got != want {
-		t.Errorf("simEnvironment drifted from the simulator:\n got %+v\nwant %+v", got, want)
-	}
-	for _, v := range []string{"stu3", "r4"} {
-		if got, want := simCustomerURL(sim.URL(), v), sim.CustomerURL(v); got != want {
-			t.Errorf("customer %s: got %s want %s", v, got, want)
-		}
-	}
-}
-
 func TestDemoInProcess(t *testing.T) {
 	r := newRunner(t, nil)
 	res := r.run("demo")
@@ -467,5 +457,60 @@ func TestServe(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("serve did not stop")
+	}
+}
+
+// TestOpsListsWhatTheCheckpointPermits: pkb ops lists, offline, exactly the
+// operations whose grants name the client type (and the scope, when one is
+// given), restated here independently of the wrappers' check.
+func TestOpsListsWhatTheCheckpointPermits(t *testing.T) {
+	for _, tc := range []struct {
+		clientType, scope string
+		scopes            []string
+	}{
+		{"system", "", nil},
+		{"customer", "", nil},
+		{"tethered", "", []string{"SITE"}},
+		{"user", "PATIENT", []string{"PATIENT"}},
+		{"user", "CLINICIAN", []string{"CLINICIAN"}},
+		{"user", "", []string{"PATIENT", "CLINICIAN", "TEAMCOORD"}},
+	} {
+		args := []string{"ops", "--json", "--client-type", tc.clientType}
+		if tc.scope != "" {
+			args = append(args, "--scope", tc.scope)
+		}
+		res := newRunner(t, nil).want(0, args...)
+		var rows []struct{ Family, Operation string }
+		if err := json.Unmarshal([]byte(res.stdout), &rows); err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]bool{}
+		for _, r := range rows {
+			got[r.Family+"."+r.Operation] = true
+		}
+		want := 0
+		for _, op := range access.Operations() {
+			ok := false
+			for _, g := range op.Grants {
+				kind, scope, scoped := strings.Cut(g, ":")
+				if g == "public" || kind == tc.clientType && (!scoped || slices.Contains(tc.scopes, scope)) {
+					ok = true
+				}
+			}
+			// a family the client type holds no handle for is not listed
+			info, _ := access.FamilyByID(op.Family)
+			if ok && !slices.Contains(info.ClientTypes, tc.clientType) {
+				ok = false
+			}
+			if ok {
+				want++
+			}
+			if got[string(op.Family)+"."+op.ID] != ok {
+				t.Errorf("%s %s: %s.%s listed %t, want %t", tc.clientType, tc.scope, op.Family, op.ID, got[string(op.Family)+"."+op.ID], ok)
+			}
+		}
+		if want == 0 || len(rows) != want {
+			t.Errorf("%s %s: %d rows, want %d", tc.clientType, tc.scope, len(rows), want)
+		}
 	}
 }

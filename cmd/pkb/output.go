@@ -511,3 +511,13 @@ func issueText(is map[string]any) string {
 	}
 	return strings.TrimSpace(b.String())
 }
+
+// nextLink is the URL of a decoded Bundle's link[relation=next].
+func nextLink(b map[string]any) string {
+	for _, l := range asSlice(b["link"]) {
+		if m := asMap(l); str(m["relation"]) == "next" {
+			return str(m["url"])
+		}
+	}
+	return ""
+}

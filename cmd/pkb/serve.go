@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pkbgo/pkb/gen/access"
 	"github.com/pkbgo/pkb/pkbtest"
 )
 
@@ -110,24 +111,28 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 	return nil
 }
 
+// tokenEndpoints are the simulator's token endpoints, in the order
+// printed after the API families.
+var tokenEndpoints = []string{"user-authorize", "user-token", "system-token", "customer-token"}
+
 func newServeInfo(sim *pkbtest.Simulator, seed int64, tetheredRT string) serveInfo {
 	env := sim.Environment()
+	endpoints := map[string]string{
+		"user-authorize":      env.UserAuthorizeURL,
+		"user-token":          env.UserTokenURL,
+		"system-token":        env.SystemTokenURL,
+		"customer-token":      env.CustomerTokenURL,
+		"tethered-user-token": env.UserTokenURL,
+	}
+	// Every family of the family table; the simulator's customer of each
+	// Customer family is named after its FHIR version.
+	for _, f := range access.Families() {
+		endpoints[string(f.ID)], _ = env.BaseURL(f.ID, f.FHIRVersion)
+	}
 	return serveInfo{
-		URL:  sim.URL(),
-		Seed: seed,
-		Endpoints: map[string]string{
-			"facade":              env.FacadeURL,
-			"messaging":           env.MessagingURL,
-			"customer-stu3":       sim.CustomerURL("stu3"),
-			"customer-r4":         sim.CustomerURL("r4"),
-			"aggregated":          env.AggregatedURL,
-			"restapi":             env.RESTURL,
-			"user-authorize":      env.UserAuthorizeURL,
-			"user-token":          env.UserTokenURL,
-			"system-token":        env.SystemTokenURL,
-			"customer-token":      env.CustomerTokenURL,
-			"tethered-user-token": env.UserTokenURL,
-		},
+		URL:       sim.URL(),
+		Seed:      seed,
+		Endpoints: endpoints,
 		Clients: []serveClient{
 			{Type: "system", ClientID: pkbtest.DefaultSystemClientID, ClientSecret: pkbtest.DefaultClientSecret,
 				Notes: "Facade and Messaging; X-Org-Public-Id " + pkbtest.SeedOrgPublicID},
@@ -148,7 +153,11 @@ func printServeInfo(c *cli, info serveInfo) {
 	w := c.stdout
 	fmt.Fprintf(w, "PKB simulator listening on %s (seed %d). Everything here is synthetic and the credentials are fake.\n\n", info.URL, info.Seed)
 	t := newTable("API", "BASE URL")
-	for _, k := range []string{"facade", "messaging", "customer-stu3", "customer-r4", "aggregated", "restapi", "user-authorize", "user-token", "system-token", "customer-token"} {
+	var keys []string
+	for _, f := range access.Families() {
+		keys = append(keys, string(f.ID))
+	}
+	for _, k := range append(keys, tokenEndpoints...) {
 		t.add(k, info.Endpoints[k])
 	}
 	t.write(w)
