@@ -47,6 +47,8 @@ type pipeline struct {
 	maxBody   int64
 	retry     *RetryPolicy
 	logger    *slog.Logger
+	// accepted is the access token a 401 was seen not to be about.
+	accepted acceptedTokens
 }
 
 // requiredQuery refuses a request without a non-blank value for each query
@@ -98,6 +100,7 @@ func (f *Family) do(req *http.Request, op access.Operation, checkRequired bool) 
 			return nil, err
 		}
 	}
+	addBTG(req, f.ep.family)
 	policy := f.p.retry
 	if policy == nil || !idempotent(op) {
 		policy = &RetryPolicy{MaxAttempts: 1}
@@ -156,15 +159,23 @@ func (f *Family) attempt(req *http.Request, op access.Operation, public bool, ti
 	if tok != nil {
 		tokens = append(tokens, tok.AccessToken)
 	}
+	if btg := req.Header.Get(breakTheGlassHeader); btg != "" {
+		tokens = append(tokens, btg)
+	}
+	refused := false
 	if err == nil && resp.StatusCode == http.StatusUnauthorized && tok != nil {
 		var again *oauth2.Token
-		resp, again, err = f.replay(req, resp, op, tok, public)
+		resp, again, refused, err = f.unauthorized(req, resp, op, tok, public)
 		if again != nil {
 			tokens = append(tokens, again.AccessToken)
 		}
 	}
 	if err == nil {
 		resp, err = f.check(resp, req, op, tokens)
+		var ae *APIError
+		if refused && errors.As(err, &ae) {
+			ae.WrongUserType = true
+		}
 	}
 	if err != nil {
 		cancel()
