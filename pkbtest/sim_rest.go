@@ -53,6 +53,17 @@ func restBreakTheGlass(c *call) {
 	d := c.s.data
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.btgOff[c.actor.practitionerID] {
+		// PKB's words for a user who may not break the glass (docs/pkb-api.md
+		// §2.5); the user type shown is the caller's. INFERRED: that a
+		// clinician without BTG enabled gets the same 401 as a patient.
+		c.w.Header().Set("Content-Type", "text/plain;charset=UTF-8")
+		c.status = http.StatusUnauthorized
+		c.w.WriteHeader(http.StatusUnauthorized)
+		_, _ = fmt.Fprintf(c.w, "Login context is null. Error opening authorization request with supplied tokenHeader. Method requires a user within scope(s) CLINICIAN and BTG functionality enabled but current user is of UserType %s",
+			strings.ToUpper(c.actor.kind))
+		return
+	}
 	p := d.byREST[c.params["patientId"]]
 	if p == nil || p.OrgID != d.orgOf(c.actor.teamID) {
 		c.fail(http.StatusNotFound, "not-found", "", "Patient not found")
