@@ -118,6 +118,9 @@ type APIError struct {
 	// did not refresh for it, and will not for the same token again: see
 	// IsPermissionDenied.
 	WrongUserType bool
+
+	// retryAfterSet records that the server sent a Retry-After, even "0".
+	retryAfterSet bool
 }
 
 // Error gives the status, PKB's response code and the route template,
@@ -201,6 +204,7 @@ func newAPIError(resp *http.Response, method string, op access.Operation, tokens
 		ContentType:     mt,
 		WWWAuthenticate: rd.Line(string(head([]byte(resp.Header.Get("WWW-Authenticate")), 2*headerLimit)), headerLimit),
 		RetryAfter:      retryAfter(resp.Header.Get("Retry-After"), time.Now()),
+		retryAfterSet:   strings.TrimSpace(resp.Header.Get("Retry-After")) != "",
 		RequestID:       requestID(resp.Header.Get("X-Request-Id")),
 	}
 	if isJSON(mt) && decodeOutcome(body, e) {
