@@ -138,9 +138,11 @@ func TestWrongUserType401SpendsAtMostOneRefresh(t *testing.T) {
 	for name, rest := range clients {
 		// Warm up: a call that works, so the tethered client has redeemed
 		// its first refresh token.
-		if _, err := rest.Family().Do(c, &wrappers.Call{Operation: "getSelf"}); err != nil {
+		resp, err := rest.Family().Do(c, &wrappers.Call{Operation: "getSelf"})
+		if err != nil {
 			t.Fatalf("%s: getSelf: %v", name, err)
 		}
+		resp.Body.Close() // it holds the REST API's one slot until then
 		before := s.Stats().RefreshTokenRedemptions
 		try := func() {
 			_, err := rest.BreakTheGlass(c, pkbtest.SeedPatientRESTID, "")
@@ -161,9 +163,11 @@ func TestWrongUserType401SpendsAtMostOneRefresh(t *testing.T) {
 			t.Errorf("%s: ten wrong-user-type 401s redeemed %d refresh tokens, want at most 1", name, spent)
 		}
 		// The session is intact: the next permitted call still works.
-		if _, err := rest.Family().Do(c, &wrappers.Call{Operation: "getSelf"}); err != nil {
-			t.Errorf("%s: getSelf after the refusals: %v", name, err)
+		resp, err = rest.Family().Do(c, &wrappers.Call{Operation: "getSelf"})
+		if err != nil {
+			t.Fatalf("%s: getSelf after the refusals: %v", name, err)
 		}
+		resp.Body.Close()
 	}
 	if st := s.Stats(); st.ReuseDetections != 0 || st.SessionsKilled != 0 {
 		t.Errorf("reuse detections %d, sessions killed %d", st.ReuseDetections, st.SessionsKilled)
