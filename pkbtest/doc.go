@@ -68,7 +68,10 @@
 //     professional every label of that patient for 30 minutes, except
 //     Conditions, Medications and Appointments. [Policy] states the rules
 //     and, from [Simulator.Policy], the seeded grants, teams and authors;
-//     [Simulator.SetConsent] and [Simulator.ExpireBreakTheGlass] change them.
+//     [Simulator.SetConsent] and [Simulator.ExpireBreakTheGlass] change them;
+//     [Simulator.SetBreakTheGlassEnabled] turns a professional's BTG
+//     functionality off, so that break-the-glass answers PKB's 401 for a
+//     user who may not (a 401 that is not about the token).
 //     What the caller may not see is silently left out of searches (total
 //     counts what is left); a read of it answers 403 with NO_CONSENT,
 //     NO_ASSOCIATION or SHARING_DISABLED.

@@ -115,9 +115,23 @@ func TestMessagingStoresWhatWasSent(t *testing.T) {
 		return `{"resourceType":"Patient","identifier":[{"system":"` + nhsSystem + `","value":"` + nhs + `"}],
 			"name":[{"family":"Testpatient","given":[" Wren "]}],"birthDate":"1985-05-05","gender":"female"` + extra + `}`
 	}
+	// The REST API's view of the same patient (User JSON, docs/pkb-api.md
+	// §2.5) shows what the record holds, nothing invented either.
+	coord := token(t, tetheredSource(t, s))
+	restUser := func() obj {
+		t.Helper()
+		resp, u := raw(t, http.MethodGet, env.RESTURL+"/beta/users/byNationalId/"+nhs+"/NHS_NUMBER", coord, nil, "")
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("REST user: %s %v", resp.Status, u)
+		}
+		return u
+	}
 	m := send(pat(`,"telecom":[{"system":"email","value":"wren@example.invalid "}]`))
 	if m["address"] != nil {
 		t.Errorf("an address was invented: %v", m["address"])
+	}
+	if u := restUser(); u["city"] != "" || u["postalCode"] != "" || u["address1"] != "" || u["phone"] != "" {
+		t.Errorf("the REST API invented an address or phone: city %v, postcode %v, line %v, phone %v", u["city"], u["postalCode"], u["address1"], u["phone"])
 	}
 	if tel := list(m, "telecom"); len(tel) != 1 || get(tel[0], "system") != "email" || get(tel[0], "value") != "wren@example.invalid" {
 		t.Errorf("telecom = %v, want the one email sent, trimmed", tel)
@@ -129,6 +143,9 @@ func TestMessagingStoresWhatWasSent(t *testing.T) {
 		"telecom":[{"system":"phone","value":"07700 900999"},{"system":"email","value":"a@example.invalid"},{"system":"email","value":"b@example.invalid"}]`))
 	if get(list(m, "address")[0], "city") != "Testcity" {
 		t.Errorf("address = %v", m["address"])
+	}
+	if u := restUser(); u["city"] != "Testcity" || u["postalCode"] != "TE1 1ST" || u["address1"] != "1 Synthetic Street" || u["phone"] != "07700 900999" {
+		t.Errorf("REST user: city %v, postcode %v, line %v, phone %v; want the record's", u["city"], u["postalCode"], u["address1"], u["phone"])
 	}
 	if tel := list(m, "telecom"); len(tel) != 2 || get(tel[0], "value") != "07700 900999" || get(tel[1], "value") != "a@example.invalid" {
 		t.Errorf("telecom = %v, want the phone and only the first email", tel)

@@ -280,6 +280,28 @@ func (s *Simulator) ExpireBreakTheGlass() {
 	clear(d.btg)
 }
 
+// SetBreakTheGlassEnabled turns PKB's "BTG functionality" on or off for a
+// professional (a Practitioner id such as SeedClinicianID, or
+// SeedCoordinatorID for the tethered team coordinator); it is on for every
+// seeded professional. Without it, POST /json/v2/consents/BTG/{patientId}
+// is answered as PKB answers a user who may not break the glass: 401 with a
+// plain-text message "… Method requires a user within scope(s) CLINICIAN
+// and BTG functionality enabled but current user is of UserType …"
+// (docs/pkb-api.md §2.5), a 401 that is not about the token.
+func (s *Simulator) SetBreakTheGlassEnabled(practitionerID string, enabled bool) {
+	d := s.data
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.btgOff == nil {
+		d.btgOff = map[string]bool{}
+	}
+	if enabled {
+		delete(d.btgOff, practitionerID)
+	} else {
+		d.btgOff[practitionerID] = true
+	}
+}
+
 // SetConsent sets the privacy labels a patient shares with a team, as the
 // patient does on PKB's Sharing page: the patient's Facade Consent naming
 // the team gets one except entry per label, and is created if missing. No

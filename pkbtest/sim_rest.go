@@ -23,12 +23,36 @@ type measureMeta struct {
 // patient, gender "M"/"F", genderMF lower case, the national id named "NHS
 // number" for GB-ENG and GB-WLS, a boolean patient, null for what is not
 // known and "" for empty text. The caller holds d.mu.
-func restUser(p *SeedPatient) obj {
+//
+// The address and phone are the patient's Facade record's: a patient created
+// through Messaging without them has none here either.
+func (d *simData) restUser(p *SeedPatient) obj {
 	sex := map[string]string{"male": "M", "female": "F", "other": "I", "unknown": "U"}[p.Gender]
+	var line []any
+	var city, state, postal, phone string
+	if res, _ := d.facade.get("Patient", p.ID); res != nil {
+		if addrs := list(res, "address"); len(addrs) > 0 {
+			a, _ := addrs[0].(obj)
+			line = list(a, "line")
+			city, state, postal = str(a, "city"), str(a, "state"), str(a, "postalCode")
+		}
+		for _, t := range list(res, "telecom") {
+			if to, _ := t.(obj); str(to, "system") == "phone" && phone == "" {
+				phone = str(to, "value")
+			}
+		}
+	}
+	lineAt := func(i int) string {
+		if i < len(line) {
+			v, _ := line[i].(string)
+			return v
+		}
+		return ""
+	}
 	u := obj{"id": p.RESTID, "userType": nil, "title": "", "firstName": p.Given, "lastName": p.Family,
 		"dateDeceased": nil, "gender": sex, "genderMF": strings.ToLower(sex),
-		"email": "", "phone": "", "address1": "", "address2": "", "city": "Testtown", "state": "",
-		"postalCode": "TE5 7AA", "country": "GB-ENG", "jobTitle": nil, "organizationName": nil, "teamName": nil,
+		"email": "", "phone": phone, "address1": lineAt(0), "address2": lineAt(1), "city": city, "state": state,
+		"postalCode": postal, "country": "GB-ENG", "jobTitle": nil, "organizationName": nil, "teamName": nil,
 		"nationalIds": []any{obj{"value": p.NHSNumber, "name": "NHS number", "countryCodes": []any{"GB-ENG", "GB-WLS"}}},
 		"orgLevelIds": nil, "teamLevelIds": nil, "contacts": []any{}, "patient": true}
 	if p.BirthDate != "" {
@@ -53,6 +77,17 @@ func restBreakTheGlass(c *call) {
 	d := c.s.data
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.btgOff[c.actor.practitionerID] {
+		// PKB's words for a user who may not break the glass (docs/pkb-api.md
+		// §2.5); the user type shown is the caller's. INFERRED: that a
+		// clinician without BTG enabled gets the same 401 as a patient.
+		c.w.Header().Set("Content-Type", "text/plain;charset=UTF-8")
+		c.status = http.StatusUnauthorized
+		c.w.WriteHeader(http.StatusUnauthorized)
+		_, _ = fmt.Fprintf(c.w, "Login context is null. Error opening authorization request with supplied tokenHeader. Method requires a user within scope(s) CLINICIAN and BTG functionality enabled but current user is of UserType %s",
+			strings.ToUpper(c.actor.kind))
+		return
+	}
 	p := d.byREST[c.params["patientId"]]
 	if p == nil || p.OrgID != d.orgOf(c.actor.teamID) {
 		c.fail(http.StatusNotFound, "not-found", "", "Patient not found")
@@ -71,7 +106,7 @@ func restGetSelf(c *call) {
 	defer d.mu.RUnlock()
 	switch c.actor.kind {
 	case "patient":
-		c.ok(restUser(d.byID[c.actor.patientID]))
+		c.ok(d.restUser(d.byID[c.actor.patientID]))
 	case "teamcoord":
 		c.ok(d.restUsers[SeedCoordinatorRESTID])
 	default:
@@ -96,7 +131,7 @@ func restUserByNHS(c *call) {
 		c.fail(http.StatusNotFound, "not-found", "", "no patient with that NHS number is visible to you")
 		return
 	}
-	c.ok(restUser(p))
+	c.ok(d.restUser(p))
 }
 
 // restPatient resolves a numeric REST patient id whose record the

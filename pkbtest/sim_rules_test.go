@@ -249,13 +249,15 @@ func TestAPIFaults(t *testing.T) {
 	if _, err := read(); !errors.As(err, &ae) || ae.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("503: %v", err)
 	}
-	// With retries enabled the client rides out a transient 503.
+	// With retries enabled the client rides out a transient 503 that says
+	// when to come back (one without Retry-After may come from a gateway
+	// whose backend still runs the request: not retried by default).
 	retrying, err := wrappers.NewSystemClient(systemSource(t, s), pkbtest.SeedOrgPublicID,
 		wrappers.WithRetry(wrappers.RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond, MaxRetryAfter: time.Second}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.InjectAPIFault(pkbtest.APIFault{Kind: pkbtest.APIFaultUnavailable, Times: 1})
+	s.InjectAPIFault(pkbtest.APIFault{Kind: pkbtest.APIFaultUnavailable, RetryAfter: "0", Times: 1})
 	ok(t)(retrying.Facade.Gen.ReadPatientWithResponse(c, pkbtest.SeedPatientID))
 
 	s.InjectAPIFault(pkbtest.APIFault{Kind: pkbtest.APIFaultHTML, Family: access.FamilyFacade, Times: 1})

@@ -228,6 +228,7 @@ type simData struct {
 	practTeam   map[string]string // Practitioner id -> team id
 	practREST   map[string]string // Practitioner id -> REST id
 	btg         map[string]btgGrant
+	btgOff      map[string]bool        // Practitioner id -> break-the-glass not enabled
 	measureMeta map[string]measureMeta // measurement id -> label and author
 	restUsers   map[string]obj         // REST id -> non-patient user JSON
 	receipts    map[string]string      // document identifier -> read time ("" unread)

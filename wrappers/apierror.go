@@ -109,6 +109,18 @@ type APIError struct {
 	// RequestID is the server's X-Request-Id, for support tickets, when it
 	// is a plain identifier of at most 128 letters, digits and "-._:".
 	RequestID string
+	// WrongUserType marks a 401 that refused the caller, not the token:
+	// PKB's REST API answers a valid token whose user may not make the
+	// call (the wrong user type, or break-the-glass not enabled) with 401
+	// and a text message (docs/pkb-api.md §2.5). It is set when the body
+	// is that message, or when a token issued after the first 401 was
+	// refused too without a sign that the token is at fault. The client
+	// did not refresh for it, and will not for the same token again: see
+	// IsPermissionDenied.
+	WrongUserType bool
+
+	// retryAfterSet records that the server sent a Retry-After, even "0".
+	retryAfterSet bool
 }
 
 // Error gives the status, PKB's response code and the route template,
@@ -125,6 +137,8 @@ func (e *APIError) Error() string {
 		b.WriteString(": the response is not the JSON the operation promises")
 	case e.StatusCode < 400:
 		b.WriteString(": redirect not followed")
+	case e.WrongUserType:
+		b.WriteString(": the user may not make this call (the token is valid)")
 	}
 	return b.String()
 }
@@ -135,8 +149,9 @@ func IsNotFound(err error) bool {
 	return errors.As(err, &e) && (e.StatusCode == http.StatusNotFound || e.StatusCode == http.StatusGone)
 }
 
-// IsPermissionDenied reports whether PKB refused the caller (403, or one of
-// its access codes such as USER_TYPE_NOT_PERM or NO_CONSENT), or the client
+// IsPermissionDenied reports whether PKB refused the caller (403, a 401
+// refusing a valid token (APIError.WrongUserType), or one of its access
+// codes such as USER_TYPE_NOT_PERM or NO_CONSENT), or the client
 // refused the call before sending it (ErrNotPermitted).
 func IsPermissionDenied(err error) bool {
 	if errors.Is(err, ErrNotPermitted) {
@@ -145,6 +160,9 @@ func IsPermissionDenied(err error) bool {
 	var e *APIError
 	if !errors.As(err, &e) {
 		return false
+	}
+	if e.WrongUserType {
+		return true
 	}
 	switch e.ResponseCode {
 	case CodeUserTypeNotPerm, CodeAccessFrozenOut, CodeAccessFrozenIn, CodeNoConsent,
@@ -186,6 +204,7 @@ func newAPIError(resp *http.Response, method string, op access.Operation, tokens
 		ContentType:     mt,
 		WWWAuthenticate: rd.Line(string(head([]byte(resp.Header.Get("WWW-Authenticate")), 2*headerLimit)), headerLimit),
 		RetryAfter:      retryAfter(resp.Header.Get("Retry-After"), time.Now()),
+		retryAfterSet:   strings.TrimSpace(resp.Header.Get("Retry-After")) != "",
 		RequestID:       requestID(resp.Header.Get("X-Request-Id")),
 	}
 	if isJSON(mt) && decodeOutcome(body, e) {

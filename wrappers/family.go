@@ -30,6 +30,7 @@ type Family struct {
 	info    access.FamilyInfo
 	ops     map[string]*route // by operationId
 	baseStr string            // ep.base.String()
+	lim     limiter           // requests in flight; nil: no limit
 }
 
 // newFamily builds the checkpoint of one family of a client on the
@@ -37,6 +38,11 @@ type Family struct {
 func newFamily(p *pipeline, info access.FamilyInfo, base *url.URL) *Family {
 	f := &Family{p: p, info: info, ops: map[string]*route{}, baseStr: base.String(),
 		ep: endpoint{family: info.ID, base: base, router: newRouter(info.ID), accept: info.MediaType}}
+	n := DefaultMaxConcurrency(info.ID)
+	if p.maxConc != nil {
+		n = p.maxConc(info.ID)
+	}
+	f.lim = newLimiter(n)
 	for i := range f.ep.router.routes {
 		rt := &f.ep.router.routes[i]
 		if _, dup := f.ops[rt.op.ID]; !dup {

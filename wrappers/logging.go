@@ -57,6 +57,9 @@ func errorClass(err error) string {
 	case errors.Is(err, ErrResponseTooLarge):
 		return "response_too_large"
 	case errors.As(err, &ae):
+		if ae.WrongUserType {
+			return "api:wrong_user_type"
+		}
 		if knownCodes[ae.ResponseCode] {
 			return "api:" + ae.ResponseCode
 		}

@@ -6,11 +6,18 @@ import (
 	"time"
 
 	"github.com/pkbgo/pkb/authn"
+	"github.com/pkbgo/pkb/gen/access"
 )
 
 // DefaultTimeout bounds a whole request, body included, when the caller
-// supplies no *http.Client. Callers should still pass contexts with deadlines.
-const DefaultTimeout = 60 * time.Second
+// supplies no *http.Client. It exceeds the 2 minutes a Facade read may take
+// at PKB (a synchronous call to PKB's legacy application with a 2-minute
+// read timeout, docs/pkb-api.md §4 and §8): a client that gave up sooner
+// would leave PKB working on a request whose answer nobody reads, and a
+// caller that then tried again would double the load on a Facade that is
+// already slow. Callers should still pass contexts with deadlines, and
+// keep them above 2 minutes for Facade calls they want answered.
+const DefaultTimeout = 150 * time.Second
 
 // userAgent identifies this library to PKB.
 const userAgent = "pkb-go"
@@ -28,6 +35,8 @@ type config struct {
 	maxBody    int64
 	retry      *RetryPolicy
 	logger     *slog.Logger
+	maxConc    *int
+	familyConc map[access.Family]int
 }
 
 func newConfig(opts []Option) config {
@@ -64,7 +73,7 @@ func WithMaxResponseBytes(n int64) Option {
 
 func (c config) pipeline(src authn.Source, orgID string) *pipeline {
 	return &pipeline{src: src, hc: c.httpClient(), orgID: orgID, userAgent: userAgent, maxBody: c.maxBody,
-		retry: c.retry, logger: c.logger}
+		retry: c.retry, logger: c.logger, maxConc: c.maxConcurrency}
 }
 
 // httpClient builds the client all families share.

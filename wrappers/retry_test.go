@@ -21,7 +21,10 @@ import (
 	"github.com/pkbgo/pkb/gen/messaging"
 )
 
-var fastRetry = RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond, MaxRetryAfter: time.Second}
+// fastRetry retries everything retryable, ambiguous answers included, so
+// that these tests exercise the retry mechanics; retry_load_test.go tests
+// what the default policy leaves alone.
+var fastRetry = RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond, MaxRetryAfter: time.Second, RetryAmbiguous: true}
 
 // flaky answers with the given statuses in turn, then 200.
 func flaky(t *testing.T, statuses ...int) (*httptest.Server, *atomic.Int32) {

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -47,6 +48,10 @@ type pipeline struct {
 	maxBody   int64
 	retry     *RetryPolicy
 	logger    *slog.Logger
+	// accepted is the access token a 401 was seen not to be about.
+	accepted acceptedTokens
+	// maxConc gives each family's concurrency limit.
+	maxConc func(access.Family) int
 }
 
 // requiredQuery refuses a request without a non-blank value for each query
@@ -98,6 +103,7 @@ func (f *Family) do(req *http.Request, op access.Operation, checkRequired bool) 
 			return nil, err
 		}
 	}
+	addBTG(req, f.ep.family)
 	policy := f.p.retry
 	if policy == nil || !idempotent(op) {
 		policy = &RetryPolicy{MaxAttempts: 1}
@@ -113,7 +119,16 @@ func (f *Family) do(req *http.Request, op access.Operation, checkRequired bool) 
 			}
 		}
 		start := time.Now()
-		resp, err := f.attempt(areq, op, public, policy.PerAttemptTimeout)
+		release, err := f.lim.acquire(ctx)
+		if err != nil {
+			err = f.fail(op, req, err)
+			f.p.log(ctx, op, req.Method, 0, time.Since(start), attempt, "", err)
+			if prev != nil {
+				return nil, &RetryError{Attempts: attempt - 1, Err: err, Previous: prev}
+			}
+			return nil, err
+		}
+		resp, err := f.attempt(areq, op, public, policy.PerAttemptTimeout, release)
 		status, reqID := 0, ""
 		if resp != nil {
 			status, reqID = resp.StatusCode, requestID(resp.Header.Get("X-Request-Id"))
@@ -132,7 +147,7 @@ func (f *Family) do(req *http.Request, op access.Operation, checkRequired bool) 
 		if attempt > 1 {
 			final = &RetryError{Attempts: attempt, Err: err, Previous: prev}
 		}
-		if attempt >= policy.MaxAttempts || !retryable(err, ctx) {
+		if attempt >= policy.MaxAttempts || !policy.retryable(err, ctx) {
 			return nil, final
 		}
 		wait, ok := policy.delay(attempt, err)
@@ -143,28 +158,40 @@ func (f *Family) do(req *http.Request, op access.Operation, checkRequired bool) 
 	}
 }
 
-// attempt makes one attempt: send, replay once on 401, then check.
-func (f *Family) attempt(req *http.Request, op access.Operation, public bool, timeout time.Duration) (*http.Response, error) {
+// attempt makes one attempt: send, replay once on 401, then check. release
+// gives back the concurrency slot the attempt holds: on failure at once,
+// on success when the caller closes the body.
+func (f *Family) attempt(req *http.Request, op access.Operation, public bool, timeout time.Duration, release func()) (*http.Response, error) {
 	cancel := context.CancelFunc(func() {})
 	if timeout > 0 {
 		var ctx context.Context
 		ctx, cancel = context.WithTimeout(req.Context(), timeout)
 		req = req.WithContext(ctx)
 	}
+	stop := cancel
+	cancel = sync.OnceFunc(func() { stop(); release() })
 	resp, tok, err := f.send(req, op, public)
 	var tokens []string // the tokens sent, for redaction
 	if tok != nil {
 		tokens = append(tokens, tok.AccessToken)
 	}
+	if btg := req.Header.Get(breakTheGlassHeader); btg != "" {
+		tokens = append(tokens, btg)
+	}
+	refused := false
 	if err == nil && resp.StatusCode == http.StatusUnauthorized && tok != nil {
 		var again *oauth2.Token
-		resp, again, err = f.replay(req, resp, op, tok, public)
+		resp, again, refused, err = f.unauthorized(req, resp, op, tok, public)
 		if again != nil {
 			tokens = append(tokens, again.AccessToken)
 		}
 	}
 	if err == nil {
 		resp, err = f.check(resp, req, op, tokens)
+		var ae *APIError
+		if refused && errors.As(err, &ae) {
+			ae.WrongUserType = true
+		}
 	}
 	if err != nil {
 		cancel()

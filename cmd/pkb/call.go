@@ -29,6 +29,36 @@ type response struct {
 	body        []byte
 }
 
+// setupPublic is setup for a command that may call a public operation
+// (capabilities, readOperationDefinition, listMeasurementApiRefs), which
+// 'pkb ops' lists for a client type whatever its credentials: when the
+// credentials are missing or not logged in, the session it returns makes
+// only public calls, and answers any other with that credentials error.
+func (c *cli) setupPublic(ctx context.Context, cf *commonFlags) (*session, context.Context, context.CancelFunc, error) {
+	sess, ctx2, cancel, err := c.setup(ctx, cf)
+	var ee *exitError
+	if err == nil || !errors.As(err, &ee) || ee.code != exitAuth {
+		return sess, ctx2, cancel, err
+	}
+	s, rerr := c.resolve(cf)
+	if rerr != nil {
+		return nil, nil, nil, err
+	}
+	offline := *s
+	if offline.orgID == "" {
+		offline.orgID = "public" // sent only with a token: never here
+	}
+	if offline.customer == "" {
+		offline.customer = "public" // no public operation on the Customer API
+	}
+	fams, ferr := c.families(grantOnly{ct: s.clientType, env: s.env}, &offline)
+	if ferr != nil {
+		return nil, nil, nil, err
+	}
+	ctx, cancel = context.WithTimeout(ctx, s.timeout)
+	return &session{s: s, families: fams, credErr: err}, ctx, cancel, nil
+}
+
 // setup parses the common flags and builds the session.
 func (c *cli) setup(ctx context.Context, cf *commonFlags) (*session, context.Context, context.CancelFunc, error) {
 	s, err := c.resolve(cf)
@@ -60,7 +90,7 @@ func (c *cli) cmdGet(ctx context.Context, args []string) error {
 	if path == "" || strings.ContainsAny(path, "?#") || slices.ContainsFunc(strings.Split(path, "/"), func(s string) bool { return s == "" || s == "." || s == ".." }) {
 		return usageErrorf("%q is not a path such as Patient/<id>; use 'pkb search' for queries", pos[0])
 	}
-	sess, ctx, cancel, err := c.setup(ctx, &cf)
+	sess, ctx, cancel, err := c.setupPublic(ctx, &cf)
 	if err != nil {
 		return err
 	}
@@ -72,6 +102,11 @@ func (c *cli) cmdGet(ctx context.Context, args []string) error {
 	op, values, err := getOperation(f, strings.Split(path, "/"))
 	if err != nil {
 		return err
+	}
+	if op.Interaction == access.InteractionSearchType || op.Interaction == access.InteractionSearchSystem {
+		// A get never becomes a search: "pkb get Patient" is a forgotten
+		// id far more often than a wish to list every patient.
+		return usageErrorf("%q names no resource: 'pkb get' reads one, such as Patient/<id>; to search, run 'pkb search %s [param=value ...]'", pos[0], path)
 	}
 	resp, err := sess.call(ctx, f, &wrappers.Call{Operation: op.ID, Path: values})
 	return c.show(resp, err, cf.json)
@@ -308,7 +343,7 @@ func (c *cli) cmdOp(ctx context.Context, args []string) error {
 			return usageErrorf("--body: %v", err)
 		}
 	}
-	sess, ctx, cancel, err := c.setup(ctx, &cf)
+	sess, ctx, cancel, err := c.setupPublic(ctx, &cf)
 	if err != nil {
 		return err
 	}
@@ -517,6 +552,11 @@ func expandPath(op access.Operation, params url.Values) ([]string, url.Values, e
 // built from the route template, token, headers. A non-2xx answer
 // becomes a *wrappers.APIError there.
 func (sess *session) call(ctx context.Context, f *wrappers.Family, call *wrappers.Call) (*response, error) {
+	if sess.credErr != nil {
+		if op, ok := access.Lookup(f.Info().ID, call.Operation); !ok || !slices.Contains(op.Grants, "public") {
+			return nil, sess.credErr
+		}
+	}
 	resp, err := f.Do(ctx, call)
 	if err != nil {
 		return nil, err
@@ -527,6 +567,9 @@ func (sess *session) call(ctx context.Context, f *wrappers.Family, call *wrapper
 // follow GETs a link a response gave through the family's checkpoint,
 // which refuses any URL outside the family's base URL.
 func (sess *session) follow(ctx context.Context, f *wrappers.Family, link string) (*response, error) {
+	if sess.credErr != nil {
+		return nil, sess.credErr
+	}
 	resp, err := f.Follow(ctx, link)
 	if err != nil {
 		return nil, err

@@ -293,6 +293,9 @@ type session struct {
 	src      authn.Source
 	store    authn.TokenStore
 	families []*wrappers.Family // the first is the default for get/search
+	// credErr, when set, is why the session has no credentials: it makes
+	// public calls only (setupPublic).
+	credErr error
 }
 
 func (c *cli) authnOptions() authn.Options {

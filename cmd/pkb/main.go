@@ -29,6 +29,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 )
@@ -96,6 +97,11 @@ Configuration (flags override the environment):
   PKB_REFRESH_TOKEN                  tethered client: the refresh token a Team Coordinator issued
                                      (environment only; used once, then rotated in the token store)
 
+Flags may come before the command too: 'pkb --json get Patient/<id>'.
+'pkb get' reads one resource; 'pkb get Patient' without an id is an error
+(use 'pkb search Patient ...'). Public operations ('pkb ops' lists them,
+e.g. 'pkb op capabilities') need no credentials.
+
 Output: human-readable tables, or JSON on stdout with --json. Progress and
 errors go to stderr.
 
@@ -134,6 +140,7 @@ func (c *cli) run(ctx context.Context, args []string) int {
 		fmt.Fprint(c.stderr, usageText)
 		return exitUsage
 	}
+	args = hoistFlags(args)
 	cmd, rest := args[0], args[1:]
 	var err error
 	switch cmd {
@@ -188,4 +195,41 @@ func (c *cli) finish(cmd string, err error) int {
 		}
 	}
 	return code
+}
+
+// commands are the command names run accepts.
+var commands = []string{"help", "demo", "serve", "login", "token", "get", "search", "op", "ops", "drift", "migrate"}
+
+// boolFlags are the flags of any command that take no value: a flag
+// before the command that is not one of them takes the next argument as
+// its value, unless written --name=value.
+var boolFlags = map[string]bool{"json": true, "all": true, "no-browser": true, "show-token": true, "h": true, "help": true}
+
+// hoistFlags moves flags written before the command ("pkb --json get
+// Patient/1") to just after it, where the command's flag set parses them
+// as if written there; a flag the command lacks is still a usage error.
+// Arguments that do not start with a flag are returned as they are.
+func hoistFlags(args []string) []string {
+	if len(args) == 0 || !strings.HasPrefix(args[0], "-") || args[0] == "-" {
+		return args
+	}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return args
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			if !slices.Contains(commands, a) {
+				return args
+			}
+			out := make([]string, 0, len(args))
+			out = append(out, a)
+			out = append(out, args[:i]...)
+			return append(out, args[i+1:]...)
+		}
+		if name := strings.TrimLeft(a, "-"); !strings.Contains(name, "=") && !boolFlags[name] {
+			i++ // its value
+		}
+	}
+	return args
 }
