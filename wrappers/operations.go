@@ -26,9 +26,7 @@ func paramsInto(call *Call, req *http.Request, err error) error {
 	if err != nil {
 		return &RequestError{Route: "(" + call.Operation + ")", Err: fmt.Errorf("%w: its parameters do not encode", ErrInvalidCall)}
 	}
-	if req.URL.RawQuery != "" {
-		call.Query = req.URL.Query()
-	}
+	call.rawQuery = req.URL.RawQuery
 	for name, values := range req.Header {
 		if name == "Content-Type" {
 			continue // Family.Do sets the family's media type
