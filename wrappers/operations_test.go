@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 
@@ -223,5 +224,43 @@ func ptrTo[T any](v T) *T { return &v }
 func TestTypedOperationCount(t *testing.T) {
 	if n := len(access.Operations()); typedOperations != n {
 		t.Errorf("operations_gen.go has %d typed calls, the access table %d operations: run make generate", typedOperations, n)
+	}
+}
+
+// TestPageDirectDecode covers the entries a page decodes straight from the
+// stream (a resource whose first member names the page's type): matches,
+// an included resource of the same type, a repeated resourceType member,
+// and entries whose resourceType is not first.
+func TestPageDirectDecode(t *testing.T) {
+	decode := func(body string) (*Page[stu3.Observation], error) {
+		return decodePage[stu3.Observation](nil, io.NopCloser(strings.NewReader(body)), nil, DefaultMaxResponseBytes)
+	}
+	p, err := decode(`{"resourceType":"Bundle","type":"searchset","entry":[
+		{"fullUrl":"http://x/Observation/o1","resource": {"resourceType" : "Observation","id":"o1","status":"final"},"search":{"mode":"match"}},
+		{"resource":{"id":"o3","resourceType":"Observation","status":"amended"}},
+		{"search":{"mode":"include"},"resource":{"resourceType":"Observation","id":"o2","status":"final","valueString":"member"}},
+		{"resource":{"resourceType":"Observation","id":"o4","status":"final","valueString":"member"},"search":{"mode":"include"}},
+		{"resource":{"resourceType":"Patient","id":"p1"},"search":{"mode":"include"}}]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Matches) != 2 || p.Matches[0].Id != "o1" || p.Matches[1].Id != "o3" || p.Matches[1].Status != "amended" {
+		t.Fatalf("matches %+v", p.Matches)
+	}
+	for _, ref := range []string{"Observation/o2", "Observation/o4"} {
+		o, err := IncludedAs[stu3.Observation](p, ref)
+		if err != nil || o == nil || o.ValueString != "member" {
+			t.Errorf("included %s: %+v, %v", ref, o, err)
+		}
+	}
+	if pt, err := IncludedAs[stu3.Patient](p, "Patient/p1"); err != nil || pt == nil || pt.Id != "p1" {
+		t.Errorf("included patient: %+v, %v", pt, err)
+	}
+	var rte *ResourceTypeError
+	if _, err := decode(`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Observation","id":"o1","resourceType":"Patient"}}]}`); !errors.As(err, &rte) && err == nil {
+		t.Errorf("repeated resourceType: %v", err)
+	}
+	if _, err := decode(`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Observation","status":7}}]}`); err == nil || !strings.Contains(err.Error(), "entry 0") {
+		t.Errorf("a match that does not decode: %v", err)
 	}
 }
