@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/pkbgo/pkb/authn"
 	"github.com/pkbgo/pkb/gen/facade"
@@ -60,6 +62,25 @@ func typedBenchClient(b *testing.B) *SystemClient {
 	return c
 }
 
+// reportCPU reports the process's CPU time (user and system, both sides of
+// the loopback exchange) per iteration as cpu-ns/op: on a machine shared
+// with other work, wall time (sec/op) varies with the load, CPU time much
+// less. Call the returned function after the loop.
+func reportCPU(b *testing.B) func() {
+	start := cpuTime()
+	return func() {
+		b.ReportMetric(float64((cpuTime()-start).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	}
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // BenchmarkTypedCall compares a generated typed call (operations_gen.go)
 // with the generated client's …WithResponse call for the same operation,
 // through the same client and checkpoint, against the same loopback
@@ -74,6 +95,7 @@ func BenchmarkTypedCall(b *testing.B) {
 	b.Run("op=read/impl=generated", func(b *testing.B) {
 		c := typedBenchClient(b)
 		b.ReportAllocs()
+		defer reportCPU(b)()
 		for b.Loop() {
 			resp, err := c.Facade.Gen.ReadPatientWithResponse(ctx, "p1")
 			if err != nil || resp.ApplicationfhirJSON200 == nil || resp.ApplicationfhirJSON200.Id != "p1" {
@@ -84,6 +106,7 @@ func BenchmarkTypedCall(b *testing.B) {
 	b.Run("op=read/impl=typed", func(b *testing.B) {
 		c := typedBenchClient(b)
 		b.ReportAllocs()
+		defer reportCPU(b)()
 		for b.Loop() {
 			p, err := c.Facade.ReadPatient(ctx, "p1")
 			if err != nil || p.Id != "p1" {
@@ -95,6 +118,7 @@ func BenchmarkTypedCall(b *testing.B) {
 	b.Run("op=search50/impl=generated", func(b *testing.B) {
 		c := typedBenchClient(b)
 		b.ReportAllocs()
+		defer reportCPU(b)()
 		for b.Loop() {
 			resp, err := c.Facade.Gen.SearchObservationWithResponse(ctx, params)
 			if err != nil || resp.ApplicationfhirJSON200 == nil || len(resp.ApplicationfhirJSON200.Entry) != 50 {
@@ -105,6 +129,7 @@ func BenchmarkTypedCall(b *testing.B) {
 	b.Run("op=search50/impl=generated-entries", func(b *testing.B) {
 		c := typedBenchClient(b)
 		b.ReportAllocs()
+		defer reportCPU(b)()
 		for b.Loop() {
 			resp, err := c.Facade.Gen.SearchObservationWithResponse(ctx, params)
 			if err != nil || resp.ApplicationfhirJSON200 == nil {
@@ -126,6 +151,7 @@ func BenchmarkTypedCall(b *testing.B) {
 	b.Run("op=search50/impl=typed", func(b *testing.B) {
 		c := typedBenchClient(b)
 		b.ReportAllocs()
+		defer reportCPU(b)()
 		for b.Loop() {
 			page, err := c.Facade.SearchObservation(ctx, params)
 			if err != nil || len(page.Matches) != 50 {
@@ -134,4 +160,3 @@ func BenchmarkTypedCall(b *testing.B) {
 		}
 	})
 }
-
