@@ -22,12 +22,12 @@ generate:
 
 ## check-generated: fail, printing the diff, if gen/ or the converted schemas differ from a fresh generation
 check-generated: check-manifest generate
-	@changes=$$(git status --porcelain --untracked-files=all -- gen api/openapi api/go-api generate.go search/spec_gen.go); \
+	@changes=$$(git status --porcelain --untracked-files=all -- gen api/openapi api/go-api generate.go search/spec_gen.go wrappers/operations_gen.go); \
 	if [ -n "$$changes" ]; then \
 		echo "check-generated: committed output differs from a fresh 'make generate':"; \
 		echo "$$changes"; \
-		git --no-pager diff --stat -- gen api/openapi api/go-api search/spec_gen.go; \
-		git --no-pager diff -- gen api/openapi api/go-api search/spec_gen.go | head -n 300; \
+		git --no-pager diff --stat -- gen api/openapi api/go-api search/spec_gen.go wrappers/operations_gen.go; \
+		git --no-pager diff -- gen api/openapi api/go-api search/spec_gen.go wrappers/operations_gen.go | head -n 300; \
 		exit 1; \
 	fi; \
 	echo "check-generated: generated output is up to date"
@@ -60,6 +60,8 @@ demo:
 bench:
 	$(GO) test -run '^$$' -bench ReadPatient -count $(BENCH_COUNT) ./wrappers > /tmp/pkb-bench-read.txt
 	$(BENCHSTAT) -col /impl /tmp/pkb-bench-read.txt
+	$(GO) test -run '^$$' -bench TypedCall -count $(BENCH_COUNT) ./wrappers > /tmp/pkb-bench-typed.txt
+	$(BENCHSTAT) -col /impl /tmp/pkb-bench-typed.txt
 	$(GO) test -run '^$$' -bench Walk100Pages -benchtime 3x ./wrappers
 	cd bench && $(GO) test -run '^$$' -bench . -count $(BENCH_COUNT) > /tmp/pkb-bench-decode.txt
 	$(BENCHSTAT) -col /impl /tmp/pkb-bench-decode.txt

@@ -42,6 +42,10 @@ package pkb
 // x-fhir-search extension, joined with HL7's definitions.
 //go:generate go run ./internal/cmd/searchgen -out search/spec_gen.go -hl7 stu3=internal/cmd/searchgen/hl7/stu3.json -hl7 r4=internal/cmd/searchgen/hl7/r4.json facade:stu3=api/openapi/facade.yaml aggregated:r4=api/openapi/aggregated.yaml customer-stu3:stu3=api/openapi/customer-stu3.yaml customer-r4:r4=api/openapi/customer-r4.yaml
 
+// 5b. The typed call of every operation (wrappers/operations_gen.go), from the
+// operation table, the documents' summaries and the generated clients' types.
+//go:generate go run ./internal/cmd/opsgen -out wrappers/operations_gen.go api/openapi/facade.yaml api/openapi/messaging.yaml api/openapi/customer-stu3.yaml api/openapi/customer-r4.yaml api/openapi/aggregated.yaml api/openapi/restapi.yaml
+
 // 6. The exported Go API of the client packages, committed so that a pull
 // request shows renamed or removed identifiers next to the spec change.
 //go:generate go run ./internal/cmd/apisurface -out api/go-api gen/... wrappers authn search message nationalid

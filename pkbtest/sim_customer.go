@@ -29,6 +29,16 @@ func customerHandlers() map[string]handlerFunc {
 
 func (c *call) customerStore() *store { return c.s.data.customer[c.fam.fhir] }
 
+// goneCode is the OperationOutcome issue code of a 410 for a deleted
+// resource: R4's "deleted"; STU3's IssueType has no such code, so the
+// generic "processing".
+func (c *call) goneCode() string {
+	if c.fam.fhir == "stu3" {
+		return "processing"
+	}
+	return "deleted"
+}
+
 // knownType answers 404 for a resource type the FHIR version lacks, as
 // HAPI does.
 func (c *call) knownType(typ string) bool {
@@ -165,7 +175,7 @@ func (c *call) doRead(st *store, typ, id string) result {
 	res, gone := st.get(typ, id)
 	switch {
 	case gone:
-		return failed(http.StatusGone, "deleted", fmt.Sprintf("%s/%s was deleted", typ, id))
+		return failed(http.StatusGone, c.goneCode(), fmt.Sprintf("%s/%s was deleted", typ, id))
 	case res == nil:
 		return failed(http.StatusNotFound, "not-found", fmt.Sprintf("%s/%s is not known", typ, id))
 	}
@@ -303,7 +313,7 @@ func customerVread(c *call) {
 	case err != nil || n < 1 || n > len(rec.versions):
 		r = failed(http.StatusNotFound, "not-found", fmt.Sprintf("%s/%s has no version %s", typ, c.params["id"], c.params["vid"]))
 	case rec.versions[n-1].res == nil:
-		r = failed(http.StatusGone, "deleted", fmt.Sprintf("version %d of %s/%s is a deletion", n, typ, c.params["id"]))
+		r = failed(http.StatusGone, c.goneCode(), fmt.Sprintf("version %d of %s/%s is a deletion", n, typ, c.params["id"]))
 	default:
 		r = c.stored(http.StatusOK, c.customerStore(), rec.versions[n-1].res)
 	}

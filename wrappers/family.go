@@ -96,6 +96,10 @@ type Call struct {
 	Body []byte
 
 	limits pageLimits
+	// rawQuery, when Query is empty, is the query string exactly as a
+	// generated request builder encoded it (the typed calls set it), so
+	// that a typed call sends the bytes the generated client would.
+	rawQuery string
 }
 
 // allowedHeaders are the request headers a Call may carry, canonicalised.
@@ -199,6 +203,9 @@ func (f *Family) build(ctx context.Context, rt *route, call *Call) (*http.Reques
 	}
 	u := *f.ep.base
 	u.Path, u.RawPath, u.RawQuery = b.String(), "", call.Query.Encode()
+	if len(call.Query) == 0 {
+		u.RawQuery = call.rawQuery
+	}
 	// What is sent must be what was checked: the route matcher, which also
 	// guards redirects and next links, must read the URL as this operation
 	// (a value such as "metadata" in /{resourceType} is another one).

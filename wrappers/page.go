@@ -268,6 +268,9 @@ func decodePage[T any](f *Family, body io.ReadCloser, from *url.URL, limit int64
 		p.from = pageKey(from)
 	}
 	w := pageWire[T]{Entry: entryStream[T]{page: p, want: fhirType[T]()}}
+	if hasFHIRType[T]() {
+		w.Entry.directFn = w.Entry.direct
+	}
 	err := fastjson.UnmarshalRead(r, &w)
 	if w.Entry.err != nil {
 		return nil, w.Entry.err
@@ -425,11 +428,28 @@ type pageWire[T any] struct {
 // after it) in one reused buffer, then a match is decoded into a new T,
 // once.
 type entryStream[T any] struct {
-	page *Page[T]
-	want string
-	e    entryWire
-	n    int
-	err  error // why decoding stopped early
+	page    *Page[T]
+	want    string
+	e       entryWire
+	n       int
+	err     error // why decoding stopped early
+	pending *T    // the entry's resource, decoded straight from the stream
+	// directFn is direct bound to the stream, nil when T is not a FHIR
+	// model; made once per page.
+	directFn func(*jsontext.Decoder) error
+}
+
+// direct decodes the entry's resource, which starts as a T, straight from
+// the stream into a new T: a match (most entries) is then tokenised once,
+// not captured as text and decoded again.
+func (s *entryStream[T]) direct(dec *jsontext.Decoder) error {
+	v := new(T)
+	if err := jsonv2.UnmarshalDecode(dec, v); err != nil {
+		s.err = newDecodeError(fmt.Sprintf("searchset entry %d", s.n), err)
+		return errStopEntries
+	}
+	s.pending = v
+	return nil
 }
 
 type entryWire struct {
@@ -440,10 +460,39 @@ type entryWire struct {
 	} `json:"search"`
 }
 
-// rawSlot keeps the text of a JSON value in a buffer it reuses.
+// rawSlot keeps the text of a JSON value in a buffer it reuses, or, when
+// the value is an object whose first member says it is a want resource,
+// hands it to direct instead (decoded then says so).
 type rawSlot struct {
-	buf []byte
-	set bool
+	buf     []byte
+	set     bool
+	want    string
+	direct  func(*jsontext.Decoder) error
+	decoded bool
+}
+
+// startsAsResource reports whether b, the decoder's unread input before a
+// member value, starts with {"resourceType":"want" (whitespace allowed).
+// Input split across the decoder's buffer just reports false.
+func startsAsResource(b []byte, want string) bool {
+	ws := func() {
+		for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\n' || b[0] == '\r') {
+			b = b[1:]
+		}
+	}
+	lit := func(l string) bool {
+		ws()
+		if len(b) < len(l) || string(b[:len(l)]) != l {
+			return false
+		}
+		b = b[len(l):]
+		return true
+	}
+	ws()
+	if len(b) > 0 && b[0] == ':' {
+		b = b[1:]
+	}
+	return lit("{") && lit(`"resourceType"`) && lit(":") && lit(`"`) && lit(want) && len(b) > 0 && b[0] == '"'
 }
 
 // textSlot keeps a JSON string's content in a buffer it reuses: most
@@ -468,6 +517,14 @@ func (t *textSlot) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 }
 
 func (r *rawSlot) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	r.decoded = false
+	if r.direct != nil && startsAsResource(dec.UnreadBuffer(), r.want) {
+		if err := r.direct(dec); err != nil {
+			return err
+		}
+		r.set, r.decoded = true, true
+		return nil
+	}
 	v, err := dec.ReadValue()
 	if err != nil {
 		return err
@@ -495,7 +552,8 @@ func (s *entryStream[T]) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	for dec.PeekKind() != ']' {
 		// Fresh fields over the buffers of the previous entry.
 		mode := s.e.Search.Mode.buf[:0]
-		s.e = entryWire{FullURL: textSlot{s.e.FullURL.buf[:0]}, Resource: rawSlot{buf: s.e.Resource.buf[:0]}}
+		s.e = entryWire{FullURL: textSlot{s.e.FullURL.buf[:0]}, Resource: rawSlot{buf: s.e.Resource.buf[:0], want: s.want, direct: s.directFn}}
+		s.pending = nil
 		s.e.Search.Mode.buf = mode
 		if err := jsonv2.UnmarshalDecode(dec, &s.e); err != nil {
 			return err
@@ -518,7 +576,27 @@ func (s *entryStream[T]) add() error {
 	}
 	raw := e.Resource.buf
 	p := s.page
-	switch string(e.Search.Mode.buf) { // no allocation
+	mode := string(e.Search.Mode.buf) // no allocation in the comparisons
+	if e.Resource.decoded {
+		if mode != "include" && mode != "outcome" {
+			v := s.pending
+			// A repeated resourceType member: the decoder kept the last one.
+			if got := declaredType(v); got != s.want {
+				return fmt.Errorf("pkb: searchset entry %d: %w", s.n, &ResourceTypeError{Want: s.want, Got: shownType(got)})
+			}
+			p.Matches = append(p.Matches, v)
+			return nil
+		}
+		// An included resource of the matches' own type (rare: e.g.
+		// Observation:has-member): kept as JSON again, which drops what
+		// the model has no field for.
+		b, err := jsonv2.Marshal(s.pending)
+		if err != nil {
+			return newDecodeError(fmt.Sprintf("searchset entry %d", s.n), err)
+		}
+		raw = b
+	}
+	switch mode {
 	case "include":
 		var id struct {
 			ResourceType string `json:"resourceType"`

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -52,6 +53,11 @@ func (e SearchQuestionnaireResponseParamsInclude) Valid() bool {
 	default:
 		return false
 	}
+}
+
+// ParametersOrOperationOutcome A Parameters or an OperationOutcome, told apart by `resourceType`.
+type ParametersOrOperationOutcome struct {
+	union json.RawMessage
 }
 
 // SearchTotal FHIR R4 `_total`, how to count all matches in `Bundle.total`.
@@ -2807,6 +2813,107 @@ type SearchQuestionnaireResponseParamsInclude string
 
 // SendQuestionnaireRequestApplicationFhirPlusJSONRequestBody defines body for SendQuestionnaireRequest for application/fhir+json ContentType.
 type SendQuestionnaireRequestApplicationFhirPlusJSONRequestBody = externalRef0.Parameters
+
+// AsExternalRef0Parameters returns the union data inside the ParametersOrOperationOutcome as a externalRef0.Parameters
+func (t ParametersOrOperationOutcome) AsExternalRef0Parameters() (externalRef0.Parameters, error) {
+	var body externalRef0.Parameters
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromExternalRef0Parameters overwrites any union data inside the ParametersOrOperationOutcome as the provided externalRef0.Parameters
+func (t *ParametersOrOperationOutcome) FromExternalRef0Parameters(v externalRef0.Parameters) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"resourceType":"Parameters"}`))
+	t.union = b
+	return err
+}
+
+// MergeExternalRef0Parameters performs a merge with any union data inside the ParametersOrOperationOutcome, using the provided externalRef0.Parameters
+func (t *ParametersOrOperationOutcome) MergeExternalRef0Parameters(v externalRef0.Parameters) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"resourceType":"Parameters"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsExternalRef0OperationOutcome returns the union data inside the ParametersOrOperationOutcome as a externalRef0.OperationOutcome
+func (t ParametersOrOperationOutcome) AsExternalRef0OperationOutcome() (externalRef0.OperationOutcome, error) {
+	var body externalRef0.OperationOutcome
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromExternalRef0OperationOutcome overwrites any union data inside the ParametersOrOperationOutcome as the provided externalRef0.OperationOutcome
+func (t *ParametersOrOperationOutcome) FromExternalRef0OperationOutcome(v externalRef0.OperationOutcome) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"resourceType":"OperationOutcome"}`))
+	t.union = b
+	return err
+}
+
+// MergeExternalRef0OperationOutcome performs a merge with any union data inside the ParametersOrOperationOutcome, using the provided externalRef0.OperationOutcome
+func (t *ParametersOrOperationOutcome) MergeExternalRef0OperationOutcome(v externalRef0.OperationOutcome) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"resourceType":"OperationOutcome"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t ParametersOrOperationOutcome) Discriminator() (string, error) {
+	var discriminator struct {
+		Discriminator string `json:"resourceType"`
+	}
+	err := json.Unmarshal(t.union, &discriminator)
+	return discriminator.Discriminator, err
+}
+
+func (t ParametersOrOperationOutcome) ValueByDiscriminator() (interface{}, error) {
+	discriminator, err := t.Discriminator()
+	if err != nil {
+		return nil, err
+	}
+	switch discriminator {
+	case "OperationOutcome":
+		return t.AsExternalRef0OperationOutcome()
+	case "Parameters":
+		return t.AsExternalRef0Parameters()
+	default:
+		return nil, errors.New("unknown discriminator value: " + discriminator)
+	}
+}
+
+func (t ParametersOrOperationOutcome) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *ParametersOrOperationOutcome) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
@@ -22784,20 +22891,20 @@ type SendQuestionnaireRequestResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// ApplicationfhirJSON200 the response for an HTTP 200 `application/fhir+json` response
-	ApplicationfhirJSON200 *externalRef0.ResourceList
+	ApplicationfhirJSON200 *ParametersOrOperationOutcome
 	// ApplicationfhirJSON201 the response for an HTTP 201 `application/fhir+json` response
-	ApplicationfhirJSON201 *externalRef0.ResourceList
+	ApplicationfhirJSON201 *ParametersOrOperationOutcome
 	// ApplicationfhirJSONDefault the response for an HTTP default `application/fhir+json` response
 	ApplicationfhirJSONDefault *Error
 }
 
 // GetApplicationfhirJSON200 returns the response for an HTTP 200 `application/fhir+json` response
-func (r SendQuestionnaireRequestResponse) GetApplicationfhirJSON200() *externalRef0.ResourceList {
+func (r SendQuestionnaireRequestResponse) GetApplicationfhirJSON200() *ParametersOrOperationOutcome {
 	return r.ApplicationfhirJSON200
 }
 
 // GetApplicationfhirJSON201 returns the response for an HTTP 201 `application/fhir+json` response
-func (r SendQuestionnaireRequestResponse) GetApplicationfhirJSON201() *externalRef0.ResourceList {
+func (r SendQuestionnaireRequestResponse) GetApplicationfhirJSON201() *ParametersOrOperationOutcome {
 	return r.ApplicationfhirJSON201
 }
 
@@ -26741,14 +26848,14 @@ func ParseSendQuestionnaireRequestResponse(rsp *http.Response) (*SendQuestionnai
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest externalRef0.ResourceList
+		var dest ParametersOrOperationOutcome
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationfhirJSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
-		var dest externalRef0.ResourceList
+		var dest ParametersOrOperationOutcome
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

@@ -80,8 +80,10 @@ type PathItem struct {
 
 // Op is one operation.
 type Op struct {
-	OperationID string   `yaml:"operationId"`
-	Parameters  []*Param `yaml:"parameters"`
+	OperationID string `yaml:"operationId"`
+	// Summary is the operation's one-line summary.
+	Summary    string   `yaml:"summary"`
+	Parameters []*Param `yaml:"parameters"`
 	// Access is x-pkb-access: who may call the operation.
 	Access []string `yaml:"x-pkb-access"`
 	// ReadOnly is x-pkb-read-only: a POST that changes nothing.

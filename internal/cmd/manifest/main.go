@@ -72,6 +72,7 @@ var localGenerators = []struct {
 	{"resourcegen", []string{"internal/cmd/resourcegen"}},
 	{"searchgen", []string{"internal/cmd/searchgen", "internal/specdoc"}},
 	{"aggregatedgen", []string{"internal/cmd/aggregatedgen"}},
+	{"opsgen", []string{"internal/cmd/opsgen", "internal/specdoc"}},
 	{"apisurface", []string{"internal/cmd/apisurface"}},
 }
 
