@@ -16,7 +16,7 @@ import (
 	restapi "github.com/pkbgo/pkb/gen/restapi"
 )
 
-// typedOperations is the number of operations with a typed call in this file.
+// typedOperations is the number of operations with a typed call: generated in this file, or handwritten (x-pkb-typed-call).
 const typedOperations = 141
 
 // ParametersOrOperationOutcomeR4 is the answer of an operation that returns a Parameters or an OperationOutcome,
@@ -1778,17 +1778,4 @@ func (h *REST) ListPatientMeasurements(ctx context.Context, patientID string, pa
 		return nil, err
 	}
 	return *v, err
-}
-
-// BreakTheGlass calls breakTheGlass, POST /v2/consents/BTG/{patientId}: Break the glass on a patient's record for 30 minutes.
-// Permitted to: user:CLINICIAN, tethered:SITE (checked before any I/O).
-func (h *REST) BreakTheGlass(ctx context.Context, patientID string, params *restapi.BreakTheGlassParams, opts ...CallOption) (*restapi.BtgToken, error) {
-	call := Call{Operation: "breakTheGlass", Path: []string{patientID}}
-	req, err := restapi.NewBreakTheGlassRequest(opsServer, "", params)
-	if err := paramsInto(&call, req, err); err != nil {
-		return nil, err
-	}
-	Apply(&call, opts...)
-	v, _, err := Send[restapi.BtgToken](ctx, h.fam, &call)
-	return v, err
 }

@@ -93,6 +93,11 @@ type Op struct {
 	// FHIRInteraction is x-fhir-interaction: the FHIR interaction, where it
 	// cannot be derived from the method and path.
 	FHIRInteraction string `yaml:"x-fhir-interaction"`
+	// TypedCall is x-pkb-typed-call: "handwritten" when package wrappers
+	// defines the operation's typed call by hand (because its answer needs
+	// more than a decode, e.g. a secret to keep out of logs), so opsgen
+	// generates none.
+	TypedCall string `yaml:"x-pkb-typed-call"`
 }
 
 // Param is one parameter, its $ref resolved.
