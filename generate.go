@@ -1,11 +1,9 @@
-// Package pkb is a typed Go client for the Patients Know Best (PKB) REST and
-// FHIR APIs. The generated clients live in gen/, the token sources in authn/
-// and the per-client-type wrappers in wrappers/.
-//
 // This file is the generation chain, run by `go generate` (or `make
 // generate`) from the repository root. The order matters: the converter
 // writes the FHIR schema documents, the model packages are generated from
-// them, and the client packages import the models.
+// them, and the client packages import the models. (The package
+// documentation is in doc.go.)
+
 package pkb
 
 // 1. HL7 FHIR JSON Schemas -> OpenAPI components documents.
