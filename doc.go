@@ -8,9 +8,6 @@
 // (package wrappers) takes every base URL from it. One pair per OAuth
 // client type PKB issues:
 //
-//	src, err := authn.NewSystemSource(authn.SystemConfig{ClientID: id, ClientSecret: secret, Environment: authn.Sandbox})
-//	c, err := wrappers.NewSystemClient(src, orgPublicID) // c.Facade, c.Messaging
-//
 //   - System Client: authn.NewSystemSource, wrappers.NewSystemClient
 //     (Facade FHIR STU3, Messaging FHIR);
 //   - Customer System Client: authn.NewCustomerSource,
@@ -20,6 +17,11 @@
 //     and the REST API as a patient or a professional);
 //   - Tethered-Token System Client: authn.NewTetheredSource,
 //     wrappers.NewTetheredClient (the REST API with a SITE grant).
+//
+// For example:
+//
+//	src, err := authn.NewSystemSource(authn.SystemConfig{ClientID: id, ClientSecret: secret, Environment: authn.Sandbox})
+//	c, err := wrappers.NewSystemClient(src, orgPublicID) // c.Facade, c.Messaging
 //
 // A client's fields are its endpoint families (c.Facade, c.CustomerR4, ...).
 // Every request of a family passes one checkpoint (wrappers.Family) that
