@@ -262,8 +262,13 @@ type EntryError struct {
 	Err error
 }
 
-// Error names the entry and the cause.
+// Error names the entry (by position, method and route template, never
+// its ids) and the cause.
 func (e *EntryError) Error() string {
+	var ae *wrappers.APIError
+	if errors.As(e.Err, &ae) && ae.Method == e.Method && ae.Route == e.Route {
+		return fmt.Sprintf("pkb: entry %d: %v", e.Index, e.Err) // the cause names them
+	}
 	return fmt.Sprintf("pkb: entry %d (%s %s): %v", e.Index, e.Method, e.Route, e.Err)
 }
 

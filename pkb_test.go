@@ -351,7 +351,7 @@ func TestBundleSent(t *testing.T) {
 		!errors.As(err, &ae) || ae.StatusCode != 404 || ae.Outcome == nil || ae.Outcome.Issues[0].Code != "not-found" {
 		t.Fatalf("%+v %v", res, err)
 	}
-	if !strings.Contains(err.Error(), "entry 4 (GET Patient/{id})") || strings.Contains(err.Error(), "p8") {
+	if !strings.Contains(err.Error(), "entry 4: pkb: GET Patient/{id}: 404 Not Found") || strings.Contains(err.Error(), "p8") {
 		t.Errorf("error text %q", err)
 	}
 	if res[3].Status != 204 || res[3].Err != nil || res[4].Err == nil {

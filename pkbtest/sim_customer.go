@@ -165,11 +165,22 @@ func (c *call) doRead(st *store, typ, id string) result {
 	res, gone := st.get(typ, id)
 	switch {
 	case gone:
-		return failed(http.StatusGone, "deleted", fmt.Sprintf("%s/%s was deleted", typ, id))
+		return failed(http.StatusGone, c.goneCode(), fmt.Sprintf("%s/%s was deleted", typ, id))
 	case res == nil:
 		return failed(http.StatusNotFound, "not-found", fmt.Sprintf("%s/%s is not known", typ, id))
 	}
 	return c.stored(http.StatusOK, st, res)
+}
+
+// goneCode is the OperationOutcome issue code of a read of a deleted
+// resource: R4's "deleted"; STU3's IssueType has no such code (a 410 that
+// said "deleted" would not be a valid STU3 OperationOutcome), so
+// "processing" there.
+func (c *call) goneCode() string {
+	if c.fam.fhir == "stu3" {
+		return "processing"
+	}
+	return "deleted"
 }
 
 // write sends r to the client, honouring Prefer.
@@ -303,7 +314,7 @@ func customerVread(c *call) {
 	case err != nil || n < 1 || n > len(rec.versions):
 		r = failed(http.StatusNotFound, "not-found", fmt.Sprintf("%s/%s has no version %s", typ, c.params["id"], c.params["vid"]))
 	case rec.versions[n-1].res == nil:
-		r = failed(http.StatusGone, "deleted", fmt.Sprintf("version %d of %s/%s is a deletion", n, typ, c.params["id"]))
+		r = failed(http.StatusGone, c.goneCode(), fmt.Sprintf("version %d of %s/%s is a deletion", n, typ, c.params["id"]))
 	default:
 		r = c.stored(http.StatusOK, c.customerStore(), rec.versions[n-1].res)
 	}
