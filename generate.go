@@ -40,9 +40,9 @@ package pkb
 // x-fhir-search extension, joined with HL7's definitions.
 //go:generate go run ./internal/cmd/searchgen -out search/spec_gen.go -hl7 stu3=internal/cmd/searchgen/hl7/stu3.json -hl7 r4=internal/cmd/searchgen/hl7/r4.json facade:stu3=api/openapi/facade.yaml aggregated:r4=api/openapi/aggregated.yaml customer-stu3:stu3=api/openapi/customer-stu3.yaml customer-r4:r4=api/openapi/customer-r4.yaml
 
-// 6. The exported Go API of the client packages, committed so that a pull
+// 6. The exported Go API of the client packages (the root package pkb too), committed so that a pull
 // request shows renamed or removed identifiers next to the spec change.
-//go:generate go run ./internal/cmd/apisurface -out api/go-api gen/... wrappers authn search message nationalid
+//go:generate go run ./internal/cmd/apisurface -out api/go-api . gen/... wrappers authn search message nationalid
 
 // 7. LAST: the manifest of every source document and generator (version and
 // sha256), so that make check-generated names a source edited without regeneration.
