@@ -38,6 +38,7 @@
 //
 //	Read, VRead               GET [base]/T/id, GET [base]/T/id/_history/vid
 //	Search                    every match across pages, as an iter.Seq2[*T, error]
+//	SearchOne                 the one match, or ErrNoMatch or ErrAmbiguous
 //	SearchPage, History       one page: matches, total, included resources, next
 //	Create                    POST [base]/T
 //	CreateIfNoneExist         POST with If-None-Exist: safe to retry
@@ -61,10 +62,11 @@
 //
 // The eight everyday tasks, each a runnable example of this package:
 //
-//  1. Find a patient by NHS number: Search on c.Facade with
-//     search.NHSNumber (ExampleSearch).
+//  1. Find a patient by NHS number: SearchOne on c.Facade with
+//     search.NHSNumber (ExampleSearchOne); several accounts under one
+//     number are ErrAmbiguous, not a guess.
 //  2. Page through a year of laboratory Observations: Search with a date
-//     range from search.Between (ExampleSearch_laboratoryYear).
+//     range from search.Between (ExampleSearch).
 //  3. Read a Patient and update it safely: Read, then Update, which sends
 //     If-Match (ExampleUpdate).
 //  4. Create an Observation idempotently: CreateIfNoneExist on its
@@ -110,7 +112,8 @@
 // wrappers.ErrMissingParameter, wrappers.ErrUnsafeURL. Answers:
 // *wrappers.APIError (status, PKB's response code, the OperationOutcome;
 // wrappers.IsNotFound and friends), *wrappers.ResourceTypeError,
-// wrappers.ErrPageLimit and wrappers.ErrPageLoop from a search, and from a
+// wrappers.ErrPageLimit and wrappers.ErrPageLoop from a search, ErrNoMatch
+// and ErrAmbiguous from SearchOne, and from a
 // batch *BatchError and *EntryError naming each failed entry.
 // ErrResponseShape is a transaction or batch response that does not
 // answer the Bundle sent. Error strings never hold patient data or tokens:

@@ -37,3 +37,11 @@ func (e *UnsupportedError) Error() string {
 
 // Is makes errors.Is(err, ErrUnsupported) true.
 func (e *UnsupportedError) Is(target error) bool { return target == ErrUnsupported }
+
+// ErrNoMatch is a SearchOne whose search matched nothing.
+var ErrNoMatch = errors.New("pkb: the search matched no resource")
+
+// ErrAmbiguous is a SearchOne whose search matched more than one
+// resource: none is returned, since picking one could be picking the
+// wrong patient.
+var ErrAmbiguous = errors.New("pkb: the search matched more than one resource")

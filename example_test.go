@@ -47,32 +47,35 @@ func customerClient(env authn.Environment) *wrappers.CustomerSystemClient {
 	return c
 }
 
-// Task 1: find a patient by NHS number (Facade, System Client).
-func ExampleSearch() {
+// Task 1: find a patient by NHS number (Facade, System Client). SearchOne
+// wants exactly one match: PKB may hold several accounts under one NHS
+// number, and then the answer is ErrAmbiguous, not one of them.
+func ExampleSearchOne() {
 	srv, env := fakePKB()
 	defer srv.Close()
 	c := systemClient(env)
 	ctx := context.Background()
 
-	query := url.Values{"identifier": {search.NHSNumber("9990000018").String()}}
-	for p, err := range pkb.Search[stu3.Patient](ctx, c.Facade, query) {
-		if err != nil {
-			log.Fatal(err)
-		}
-		fmt.Println(p.Id, p.Name[0].Family)
+	// task 1 begin
+	p, err := pkb.SearchOne[stu3.Patient](ctx, c.Facade, url.Values{"identifier": {search.NHSNumber("9990000018").String()}})
+	if err != nil {
+		log.Fatal(err)
 	}
+	fmt.Println(p.Id, p.Name[0].Family)
+	// task 1 end
 	// Output: p1 Testpatient
 }
 
 // Task 2: page through a year of laboratory Observations (Facade). Search
 // fetches the next page when the loop reaches it, through the same
 // checkpoint; breaking out of the loop fetches nothing more.
-func ExampleSearch_laboratoryYear() {
+func ExampleSearch() {
 	srv, env := fakePKB()
 	defer srv.Close()
 	c := systemClient(env)
 	ctx := context.Background()
 
+	// task 2 begin
 	query := url.Values{
 		"patient":  {"Patient/p1"},
 		"category": {search.Code("http://fhir.patientsknowbest.com/codesystem/observation-category", "LABORATORY").String()},
@@ -84,6 +87,7 @@ func ExampleSearch_laboratoryYear() {
 		}
 		fmt.Println(obs.Id, obs.EffectiveDateTime, obs.Code.Text)
 	}
+	// task 2 end
 	// Output:
 	// o1 2025-02-01 Haemoglobin
 	// o2 2025-06-12 Haemoglobin
@@ -100,6 +104,7 @@ func ExampleUpdate() {
 	c := customerClient(env)
 	ctx := context.Background()
 
+	// task 3 begin
 	p, err := pkb.Read[r4.Patient](ctx, c.CustomerR4, "p1")
 	if err != nil {
 		log.Fatal(err)
@@ -109,6 +114,7 @@ func ExampleUpdate() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	// task 3 end
 	fmt.Println(p.Id, p.BirthDate, "version", p.Meta.VersionId)
 
 	// The version read first is stale now: an update from it is refused.
@@ -130,21 +136,28 @@ func ExampleCreateIfNoneExist() {
 	defer srv.Close()
 	c := customerClient(env)
 	ctx := context.Background()
-
 	obs := r4.Observation{
 		Identifier: []r4.Identifier{{System: "https://lab.example.org/result", Value: "r-123"}},
 		Status:     r4.ObservationStatusFinal,
 		Code:       &r4.CodeableConcept{Text: "Haemoglobin"},
 		Subject:    &r4.Reference{Reference: "Patient/p1"},
 	}
+
+	// task 4 begin
 	cond := url.Values{"identifier": {"https://lab.example.org/result|r-123"}}
-	for range 2 { // e.g. a retry
-		created, meta, err := pkb.CreateIfNoneExist(ctx, c.CustomerR4, &obs, cond)
-		if err != nil {
-			log.Fatal(err)
-		}
-		fmt.Println(meta.Status, created.Id)
+	created, meta, err := pkb.CreateIfNoneExist(ctx, c.CustomerR4, &obs, cond)
+	if err != nil {
+		log.Fatal(err)
 	}
+	// task 4 end
+	fmt.Println(meta.Status, created.Id)
+
+	// A retry (after a timeout, say) finds the Observation the first call made.
+	again, meta, err := pkb.CreateIfNoneExist(ctx, c.CustomerR4, &obs, cond)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(meta.Status, again.Id)
 	// Output:
 	// 201 n1
 	// 200 n1
@@ -160,6 +173,7 @@ func ExampleNewTransaction() {
 	c := customerClient(env)
 	ctx := context.Background()
 
+	// task 5 begin
 	tx := pkb.NewTransaction[r4.Version]()
 	patient := pkb.CreateIn(tx, &r4.Patient{Name: []r4.HumanName{{Family: "Newpatient", Given: []string{"Bea"}}}})
 	pkb.CreateIn(tx, &r4.Observation{Status: r4.ObservationStatusFinal,
@@ -174,6 +188,7 @@ func ExampleNewTransaction() {
 	}
 	fmt.Println(results[0].Status, results[0].Location)
 	fmt.Println(results[1].Status, obs.Subject.Reference)
+	// task 5 end
 	// Output:
 	// 201 Patient/n1/_history/1
 	// 201 Patient/n1
@@ -195,6 +210,7 @@ func Example_processMessage() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	// task 6 begin
 	body, err := json.Marshal(p)
 	if err != nil {
 		log.Fatal(err)
@@ -205,6 +221,7 @@ func Example_processMessage() {
 		log.Fatal(err)
 	}
 	fmt.Println(stored.Id, stored.Name[0].Family)
+	// task 6 end
 	// Output: 9a1c Doe
 }
 
@@ -216,6 +233,7 @@ func ExampleSearchPage() {
 	c := customerClient(env)
 	ctx := context.Background()
 
+	// task 7 begin
 	page, err := pkb.SearchPage[r4.Observation](ctx, c.CustomerR4,
 		url.Values{"subject": {"Patient/p1"}, "_include": {"Observation:subject"}})
 	if err != nil {
@@ -228,6 +246,7 @@ func ExampleSearchPage() {
 		}
 		fmt.Println(*page.Total, obs.Id, obs.Code.Text, patient.Name[0].Family)
 	}
+	// task 7 end
 	// Output: 1 o1 Haemoglobin Testpatient
 }
 
@@ -248,6 +267,7 @@ func Example_restMeasurements() {
 	}
 	ctx := context.Background()
 
+	// task 8 begin
 	list, _, err := wrappers.Send[[]restapi.Measurement](ctx, c.REST.Family(), &wrappers.Call{
 		Operation: "listPatientMeasurements", Path: []string{"p1"},
 		Query: url.Values{"apiRefs": {"bloodPressureSystolic"}}})
@@ -257,6 +277,7 @@ func Example_restMeasurements() {
 	for _, m := range *list {
 		fmt.Println(*m.APIRef, *m.Value, *m.Unit)
 	}
+	// task 8 end
 	// Output:
 	// bloodPressureSystolic 120 mmHg
 	// bloodPressureSystolic 118 mmHg

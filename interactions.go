@@ -112,6 +112,38 @@ func Search[T any, PT Resource[T, V], V any](ctx context.Context, f Family[V], q
 	}
 }
 
+// SearchOne runs a search that must match exactly one resource of type T,
+// such as a patient by NHS number, and returns it. No match is
+// ErrNoMatch; more than one (by Bundle.total, the first page's matches or
+// a match on the next page) is ErrAmbiguous, never an arbitrary pick:
+// PKB can hold several accounts under one NHS number, and acting on the
+// wrong one is a patient-safety incident.
+//
+//	p, err := pkb.SearchOne[stu3.Patient](ctx, c.Facade,
+//		url.Values{"identifier": {search.NHSNumber(nhs).String()}})
+func SearchOne[T any, PT Resource[T, V], V any](ctx context.Context, f Family[V], query url.Values, opts ...wrappers.CallOption) (*T, error) {
+	p, err := SearchPage[T, PT](ctx, f, query, opts...)
+	if err != nil {
+		return nil, err
+	}
+	typ := fhirType[T, PT]()
+	switch {
+	case len(p.Matches) > 1 || p.Total != nil && *p.Total > 1:
+		return nil, fmt.Errorf("%w: the %s search matched more than one", ErrAmbiguous, typ)
+	case len(p.Matches) == 0:
+		return nil, fmt.Errorf("%w: the %s search matched none", ErrNoMatch, typ)
+	case p.NextLink != "":
+		next, err := p.Next(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if next != nil && len(next.Matches) > 0 {
+			return nil, fmt.Errorf("%w: the %s search matched more than one", ErrAmbiguous, typ)
+		}
+	}
+	return p.Matches[0], nil
+}
+
 // History returns the first page of the history of the resource of type T
 // with that id (FHIR history-instance: GET [base]/T/id/_history), or, for
 // an empty id, of every resource of type T (history-type). query takes

@@ -407,3 +407,20 @@ func main() {
 		}
 	}
 }
+
+// SearchOne looks past the first page when the server sends no total: a
+// second match on page 2 is ErrAmbiguous.
+func TestSearchOneSecondPage(t *testing.T) {
+	_, sys, hits := loopback(t, func(w http.ResponseWriter, r *http.Request) {
+		entry := `{"resource":{"resourceType":"Patient","id":"p1"}}`
+		if r.URL.Query().Get("page") == "2" {
+			writeFHIR(w, 200, `{"resourceType":"Bundle","type":"searchset","entry":[`+strings.Replace(entry, "p1", "p2", 1)+`]}`)
+			return
+		}
+		writeFHIR(w, 200, `{"resourceType":"Bundle","type":"searchset","link":[{"relation":"next","url":"Patient?identifier=x&page=2"}],"entry":[`+entry+`]}`)
+	})
+	p, err := pkb.SearchOne[stu3.Patient](context.Background(), sys.Facade, url.Values{"identifier": {"x"}})
+	if p != nil || !errors.Is(err, pkb.ErrAmbiguous) || hits.Load() != 2 {
+		t.Errorf("%+v %v after %d requests", p, err, hits.Load())
+	}
+}

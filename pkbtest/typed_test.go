@@ -438,3 +438,22 @@ func TestTypedTransactionAndBatch(t *testing.T) {
 		t.Errorf("EntryAs of a failed entry: %v", err)
 	}
 }
+
+// SearchOne by NHS number: the seeded patient; an NHS number two accounts
+// share is ErrAmbiguous, never one of them; an unknown one ErrNoMatch.
+func TestTypedSearchOneByNHSNumber(t *testing.T) {
+	s := newSim(t, pkbtest.WithPageSize(1))
+	c := ctx(t)
+	f := systemClient(t, s).Facade
+	byNHS := func(n string) url.Values { return url.Values{"identifier": {nhsSystem + "|" + n}} }
+	p, err := pkb.SearchOne[stu3.Patient](c, f, byNHS(pkbtest.SeedPatientNHSNumber))
+	if err != nil || p.Id != pkbtest.SeedPatientID {
+		t.Errorf("seeded patient: %+v %v", p, err)
+	}
+	if p, err := pkb.SearchOne[stu3.Patient](c, f, byNHS(pkbtest.SeedDuplicateNHSNumber)); p != nil || !errors.Is(err, pkb.ErrAmbiguous) {
+		t.Errorf("shared NHS number: %+v %v", p, err)
+	}
+	if p, err := pkb.SearchOne[stu3.Patient](c, f, byNHS("9434765919")); p != nil || !errors.Is(err, pkb.ErrNoMatch) {
+		t.Errorf("unknown NHS number: %+v %v", p, err)
+	}
+}
