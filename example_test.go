@@ -144,8 +144,7 @@ func ExampleCreateIfNoneExist() {
 	}
 
 	// task 4 begin
-	cond := url.Values{"identifier": {"https://lab.example.org/result|r-123"}}
-	created, meta, err := pkb.CreateIfNoneExist(ctx, c.CustomerR4, &obs, cond)
+	created, meta, err := pkb.CreateIfNoneExist(ctx, c.CustomerR4, &obs, url.Values{"identifier": {"https://lab.example.org/result|r-123"}})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -153,7 +152,7 @@ func ExampleCreateIfNoneExist() {
 	fmt.Println(meta.Status, created.Id)
 
 	// A retry (after a timeout, say) finds the Observation the first call made.
-	again, meta, err := pkb.CreateIfNoneExist(ctx, c.CustomerR4, &obs, cond)
+	again, meta, err := pkb.CreateIfNoneExist(ctx, c.CustomerR4, &obs, url.Values{"identifier": {"https://lab.example.org/result|r-123"}})
 	if err != nil {
 		log.Fatal(err)
 	}
