@@ -19,7 +19,8 @@ var ErrUnsupported = errors.New("pkb: interaction not offered by this family")
 type UnsupportedError struct {
 	// Family is the endpoint family of the handle the call was made on.
 	Family access.Family
-	// Interaction is the FHIR interaction (an access.Interaction... constant).
+	// Interaction is the FHIR interaction (an access.Interaction...
+	// constant), or "transaction" or "batch" for Bundle.Do.
 	Interaction string
 	// ResourceType is the resource type of the call; "" for a
 	// whole-system interaction (batch-transaction).

@@ -252,7 +252,8 @@ func Delete[T any, PT Resource[T, V], V any](ctx context.Context, f Family[V], i
 	if err != nil {
 		return err
 	}
-	return resp.Body.Close()
+	resp.Body.Close() // the deletion is done; what the body says is not needed
+	return nil
 }
 
 // prepare finds the operation of f's family that performs interaction on
