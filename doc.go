@@ -81,10 +81,10 @@
 //     (Example_restMeasurements).
 //
 // PKB's named operations ($status-query, $purview, $process-message, ...)
-// and the REST API calls are methods of the family handles, generated
-// from the OpenAPI documents; wrappers.Send sends any operation by its
-// operationId with a typed answer; the generated clients (the handles' Gen
-// field, packages under gen/) remain underneath for everything else.
+// and the REST API calls are not FHIR interactions: wrappers.Send sends any
+// operation of a family by its operationId and decodes the answer into a
+// typed value, once; the generated clients (the handles' Gen field,
+// packages under gen/) remain underneath for everything else.
 //
 // # Packages
 //
