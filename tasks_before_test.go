@@ -230,15 +230,28 @@ func taskLines(t *testing.T, file string) map[int]int {
 	return counts
 }
 
-// TestTaskCounts gives the line counts of the README's table, before and
-// after (go test -run TestTaskCounts -v).
+// TestTaskCounts counts the lines of each task before and after (go test
+// -run TestTaskCounts -v) and checks that the README's table says the
+// same.
 func TestTaskCounts(t *testing.T) {
 	before := taskLines(t, "tasks_before_test.go")
 	after := taskLines(t, "example_test.go")
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := regexp.MustCompile(`(?m)^\| (\d) \| [^|]+ \| (\d+) \| (\d+) \|`)
+	table := map[int][2]string{}
+	for _, m := range row.FindAllStringSubmatch(string(readme), -1) {
+		table[int(m[1][0]-'0')] = [2]string{m[2], m[3]}
+	}
 	for task := 1; task <= 8; task++ {
 		t.Logf("task %d: before %d, after %d", task, before[task], after[task])
 		if after[task] == 0 || before[task] == 0 {
 			t.Errorf("task %d: no lines counted", task)
+		}
+		if want := [2]string{fmt.Sprint(before[task]), fmt.Sprint(after[task])}; table[task] != want {
+			t.Errorf("README task %d: before/after %v, counted %v", task, table[task], want)
 		}
 	}
 }
