@@ -56,12 +56,14 @@ lint: vet
 demo:
 	GOWORK= $(GO) run ./cmd/pkb demo
 
-## bench: wrapper overhead, page walking and FHIR decoding, compared with benchstat
+## bench: wrapper overhead, the typed layer against the generated calls, page walking and FHIR decoding, compared with benchstat
 bench:
 	$(GO) test -run '^$$' -bench ReadPatient -count $(BENCH_COUNT) ./wrappers > /tmp/pkb-bench-read.txt
 	$(BENCHSTAT) -col /impl /tmp/pkb-bench-read.txt
 	$(GO) test -run '^$$' -bench TypedCall -count $(BENCH_COUNT) ./wrappers > /tmp/pkb-bench-typed.txt
 	$(BENCHSTAT) -col /impl /tmp/pkb-bench-typed.txt
+	$(GO) test -run '^$$' -bench TypedCall -count $(BENCH_COUNT) . > /tmp/pkb-bench-pkb.txt
+	$(BENCHSTAT) -col /impl /tmp/pkb-bench-pkb.txt
 	$(GO) test -run '^$$' -bench Walk100Pages -benchtime 3x ./wrappers
 	cd bench && $(GO) test -run '^$$' -bench . -count $(BENCH_COUNT) > /tmp/pkb-bench-decode.txt
 	$(BENCHSTAT) -col /impl /tmp/pkb-bench-decode.txt

@@ -1,11 +1,9 @@
-// Package pkb is a typed Go client for the Patients Know Best (PKB) REST and
-// FHIR APIs. The generated clients live in gen/, the token sources in authn/
-// and the per-client-type wrappers in wrappers/.
-//
 // This file is the generation chain, run by `go generate` (or `make
 // generate`) from the repository root. The order matters: the converter
 // writes the FHIR schema documents, the model packages are generated from
-// them, and the client packages import the models.
+// them, and the client packages import the models. (The package
+// documentation is in doc.go.)
+
 package pkb
 
 // 1. HL7 FHIR JSON Schemas -> OpenAPI components documents.
@@ -46,9 +44,9 @@ package pkb
 // operation table, the documents' summaries and the generated clients' types.
 //go:generate go run ./internal/cmd/opsgen -out wrappers/operations_gen.go api/openapi/facade.yaml api/openapi/messaging.yaml api/openapi/customer-stu3.yaml api/openapi/customer-r4.yaml api/openapi/aggregated.yaml api/openapi/restapi.yaml
 
-// 6. The exported Go API of the client packages, committed so that a pull
+// 6. The exported Go API of the client packages (the root package pkb too), committed so that a pull
 // request shows renamed or removed identifiers next to the spec change.
-//go:generate go run ./internal/cmd/apisurface -out api/go-api gen/... wrappers authn search message nationalid
+//go:generate go run ./internal/cmd/apisurface -out api/go-api . gen/... wrappers authn search message nationalid
 
 // 7. LAST: the manifest of every source document and generator (version and
 // sha256), so that make check-generated names a source edited without regeneration.

@@ -1,7 +1,8 @@
 //go:build tools
 
-// Package pkb pins the code generators that generate.go runs, so that
+// This file pins the code generators that generate.go runs, so that
 // `go generate` uses the versions recorded in go.mod and go.sum.
+
 package pkb
 
 import (

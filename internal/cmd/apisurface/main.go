@@ -7,9 +7,11 @@
 //	go run ./internal/cmd/apisurface -out api/go-api gen/... wrappers authn search? message?
 //
 // Each argument is a package directory relative to the module root; "dir/..."
-// adds every package below dir, and a trailing "?" makes a directory optional
-// (skipped when absent). One file per package is written to -out, named after
-// the package path with "/" replaced by "_" (gen/facade -> gen_facade.txt);
+// adds every package below dir, "." the module's root package alone, and a
+// trailing "?" makes a directory optional (skipped when absent). One file per
+// package is written to -out, named after the package path with "/" replaced
+// by "_" (gen/facade -> gen_facade.txt; the root package after the module
+// path's last element, github.com/pkbgo/pkb -> pkb.txt);
 // other *.txt files in -out are removed, so a deleted package shows up in the
 // diff. Files are evaluated for GOOS=linux, GOARCH=amd64, without cgo.
 //
@@ -30,6 +32,7 @@ import (
 	"go/token"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -68,11 +71,14 @@ func run(root, out string, patterns []string) error {
 	}
 	written := map[string]bool{}
 	for _, dir := range dirs {
-		listing, err := Surface(filepath.Join(root, dir), modPath+"/"+dir)
+		importPath, name := modPath+"/"+dir, strings.ReplaceAll(dir, "/", "_")+".txt"
+		if dir == "." {
+			importPath, name = modPath, path.Base(modPath)+".txt"
+		}
+		listing, err := Surface(filepath.Join(root, dir), importPath)
 		if err != nil {
 			return fmt.Errorf("%s: %w", dir, err)
 		}
-		name := strings.ReplaceAll(dir, "/", "_") + ".txt"
 		written[name] = true
 		if err := os.WriteFile(filepath.Join(out, name), listing, 0o644); err != nil {
 			return err
@@ -149,6 +155,15 @@ func expand(root string, patterns []string) ([]string, error) {
 		p = filepath.ToSlash(filepath.Clean(strings.TrimSuffix(p, "?")))
 		recursive := strings.HasSuffix(p, "/...")
 		p = strings.TrimSuffix(p, "/...")
+		if p == "." && !recursive {
+			// The module's root package alone: "./..." would walk into
+			// every package, listed or not.
+			if files, err := goFiles(root); err != nil || len(files) == 0 {
+				return nil, fmt.Errorf("the module root holds no Go package (%v)", err)
+			}
+			seen["."] = true
+			continue
+		}
 		if p == "." || strings.HasPrefix(p, "../") || filepath.IsAbs(p) {
 			return nil, fmt.Errorf("package directory %q must be below the module root", p)
 		}

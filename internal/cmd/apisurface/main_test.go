@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -55,5 +56,17 @@ func TestRunErrors(t *testing.T) {
 	}
 	if _, err := os.Stat(stale); !os.IsNotExist(err) {
 		t.Error("stale listing not removed")
+	}
+	// "." is the root package alone, listed as <module base>.txt with the
+	// module path as its import path; "./..." stays refused.
+	if err := run(root, out, []string{"."}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "pkb.txt"))
+	if err != nil || !strings.Contains(string(b), "github.com/pkbgo/pkb") {
+		t.Errorf("root listing: %v\n%.200s", err, b)
+	}
+	if err := run(root, out, []string{"./..."}); err == nil {
+		t.Error("./... accepted")
 	}
 }
