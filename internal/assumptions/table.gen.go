@@ -915,7 +915,7 @@ var table = [...]Assumption{
 			{
 				Clients: []string{"system"},
 				Writes:  true,
-				Request: Request{Family: access.Family("messaging"), Operation: "processMessageAsync", Query: []Param{{Name: "async", Values: []string{"true"}}}, Body: "{\"entry\":[{\"fullUrl\":\"urn:uuid:{new.uuid}\",\"resource\":{\"event\":{\"code\":\"create-or-update-patient\",\"system\":\"http://fhir.patientsknowbest.com/codesystem/message-event\"},\"focus\":[{\"reference\":\"urn:uuid:5eed0000-0000-4000-8000-00000000f0c5\"}],\"id\":\"{new.uuid}\",\"resourceType\":\"MessageHeader\",\"source\":{\"endpoint\":\"{sourceEndpoint}\"},\"timestamp\":\"{new.now}\"}},{\"fullUrl\":\"urn:uuid:5eed0000-0000-4000-8000-00000000f0c5\",\"resource\":{\"birthDate\":\"{patient.birthDate}\",\"gender\":\"{patient.gender}\",\"identifier\":[{\"system\":\"https://fhir.nhs.uk/Id/nhs-number\",\"value\":\"{patient.nhsNumber}\"}],\"meta\":{\"tag\":[{\"code\":\"{odsCode}\",\"system\":\"https://fhir.nhs.uk/Id/ods-organization-code\"}]},\"name\":[{\"family\":\"{patient.family}\",\"given\":[\"{patient.given}\"]}],\"resourceType\":\"Patient\"}}],\"identifier\":{\"system\":\"urn:ietf:rfc:3986\",\"value\":\"urn:uuid:{new.uuid}\"},\"resourceType\":\"Bundle\",\"timestamp\":\"{new.now}\",\"type\":\"message\"}"},
+				Request: Request{Family: access.Family("messaging"), Operation: "processMessageAsync", Query: []Param{{Name: "async", Values: []string{"true"}}}, Body: "{\"entry\":[{\"fullUrl\":\"urn:uuid:{new.uuid}\",\"resource\":{\"event\":{\"code\":\"create-or-update-patient\",\"system\":\"http://fhir.patientsknowbest.com/codesystem/message-event\"},\"focus\":[{\"reference\":\"urn:uuid:5eed0000-0000-4000-8000-00000000f0c5\"}],\"id\":\"{new.uuid}\",\"resourceType\":\"MessageHeader\",\"source\":{\"endpoint\":\"{sourceEndpoint}\"},\"timestamp\":\"{new.now}\"}},{\"fullUrl\":\"urn:uuid:5eed0000-0000-4000-8000-00000000f0c5\",\"resource\":{\"birthDate\":\"{patient.birthDate}\",\"gender\":\"{patient.gender}\",\"identifier\":[{\"system\":\"https://fhir.nhs.uk/Id/nhs-number\",\"value\":\"{patient.nhsNumber}\"}],\"meta\":{\"tag\":[{\"code\":\"{odsCode}\",\"system\":\"https://fhir.nhs.uk/Id/ods-organization-code\"}]},\"name\":[{\"family\":\"{patient.family}\",\"given\":[\"{patient.given}\"]}],\"resourceType\":\"Patient\"}}],\"identifier\":{\"system\":\"urn:ietf:rfc:3986\",\"value\":\"urn:uuid:{new.uuid}\"},\"resourceType\":\"Bundle\",\"type\":\"message\"}"},
 				Confirm: []Expect{
 					{Status: []int{202, 200}},
 				},
@@ -932,7 +932,7 @@ var table = [...]Assumption{
 			{
 				Clients: []string{"system"},
 				Writes:  true,
-				Request: Request{Family: access.Family("messaging"), Operation: "processMessageAsync", Query: []Param{{Name: "async", Values: []string{"true"}}, {Name: "response-url", Values: []string{"https://example.invalid/pkb-verify/inbound"}}}, Body: "{\"entry\":[{\"fullUrl\":\"urn:uuid:{new.uuid}\",\"resource\":{\"event\":{\"code\":\"create-or-update-patient\",\"system\":\"http://fhir.patientsknowbest.com/codesystem/message-event\"},\"focus\":[{\"reference\":\"urn:uuid:5eed0000-0000-4000-8000-00000000f0c5\"}],\"id\":\"{new.uuid}\",\"resourceType\":\"MessageHeader\",\"source\":{\"endpoint\":\"{sourceEndpoint}\"},\"timestamp\":\"{new.now}\"}},{\"fullUrl\":\"urn:uuid:5eed0000-0000-4000-8000-00000000f0c5\",\"resource\":{\"birthDate\":\"{patient.birthDate}\",\"gender\":\"{patient.gender}\",\"identifier\":[{\"system\":\"https://fhir.nhs.uk/Id/nhs-number\",\"value\":\"{patient.nhsNumber}\"}],\"meta\":{\"tag\":[{\"code\":\"{odsCode}\",\"system\":\"https://fhir.nhs.uk/Id/ods-organization-code\"}]},\"name\":[{\"family\":\"{patient.family}\",\"given\":[\"{patient.given}\"]}],\"resourceType\":\"Patient\"}}],\"identifier\":{\"system\":\"urn:ietf:rfc:3986\",\"value\":\"urn:uuid:{new.uuid}\"},\"resourceType\":\"Bundle\",\"timestamp\":\"{new.now}\",\"type\":\"message\"}"},
+				Request: Request{Family: access.Family("messaging"), Operation: "processMessageAsync", Query: []Param{{Name: "async", Values: []string{"true"}}, {Name: "response-url", Values: []string{"https://example.invalid/pkb-verify/inbound"}}}, Body: "{\"entry\":[{\"fullUrl\":\"urn:uuid:{new.uuid}\",\"resource\":{\"event\":{\"code\":\"create-or-update-patient\",\"system\":\"http://fhir.patientsknowbest.com/codesystem/message-event\"},\"focus\":[{\"reference\":\"urn:uuid:5eed0000-0000-4000-8000-00000000f0c5\"}],\"id\":\"{new.uuid}\",\"resourceType\":\"MessageHeader\",\"source\":{\"endpoint\":\"{sourceEndpoint}\"},\"timestamp\":\"{new.now}\"}},{\"fullUrl\":\"urn:uuid:5eed0000-0000-4000-8000-00000000f0c5\",\"resource\":{\"birthDate\":\"{patient.birthDate}\",\"gender\":\"{patient.gender}\",\"identifier\":[{\"system\":\"https://fhir.nhs.uk/Id/nhs-number\",\"value\":\"{patient.nhsNumber}\"}],\"meta\":{\"tag\":[{\"code\":\"{odsCode}\",\"system\":\"https://fhir.nhs.uk/Id/ods-organization-code\"}]},\"name\":[{\"family\":\"{patient.family}\",\"given\":[\"{patient.given}\"]}],\"resourceType\":\"Patient\"}}],\"identifier\":{\"system\":\"urn:ietf:rfc:3986\",\"value\":\"urn:uuid:{new.uuid}\"},\"resourceType\":\"Bundle\",\"type\":\"message\"}"},
 				Confirm: []Expect{
 					{Status: []int{202, 200}},
 				},
@@ -1348,9 +1348,7 @@ var table = [...]Assumption{
 				Clients: []string{"user:PATIENT"},
 				Request: Request{Family: access.Family("restapi"), Operation: "listMeasurements", Query: []Param{{Name: "apiRefs", Values: []string{"{apiRef}", "{apiRef2}"}}}},
 				Confirm: []Expect{
-					{Status: []int{200}, JSON: []Check{
-						{Path: "", Type: "array", MaxItems: -1},
-					}},
+					{Status: []int{200}},
 				},
 				Contradict: []int{400, 422},
 				Alternatives: []Alternative{
@@ -1386,9 +1384,7 @@ var table = [...]Assumption{
 				Clients: []string{"user:CLINICIAN", "user:TEAMCOORD", "tethered:SITE"},
 				Request: Request{Family: access.Family("restapi"), Operation: "listPatientMeasurements", Path: []string{"{patient.restId}"}, Query: []Param{{Name: "apiRefs", Values: []string{"{apiRef}", "{apiRef2}"}}}},
 				Confirm: []Expect{
-					{Status: []int{200}, JSON: []Check{
-						{Path: "", Type: "array", MaxItems: -1},
-					}},
+					{Status: []int{200}},
 				},
 				Contradict: []int{400, 422},
 				Alternatives: []Alternative{
