@@ -206,8 +206,8 @@ func TestVerifyDeviationSuggests(t *testing.T) {
 func TestVerifyUsage(t *testing.T) {
 	r := newRunner(t, nil)
 	r.want(exitUsage, "verify", "--allow-writes")                   // no test patient
-	r.want(exitUsage, "verify", "--value", "nonsense=1")             // unknown value
-	r.want(exitUsage, "verify", "--value", "new.uuid=1")             // generated
+	r.want(exitUsage, "verify", "--value", "nonsense=1")            // unknown value
+	r.want(exitUsage, "verify", "--value", "new.uuid=1")            // generated
 	r.want(exitUsage, "serve", "--deviate", "facade.no-such-thing") // unknown deviation
 	if res := r.want(0, "serve", "--deviate", "list"); !strings.Contains(res.stdout, "facade.purview.path\n") {
 		t.Errorf("serve --deviate list:\n%s", res)
