@@ -213,3 +213,39 @@ func TestHTTPCallerNeverLeaksTheToken(t *testing.T) {
 		t.Error("an operation the grant does not cover was sent")
 	}
 }
+
+// TestRunRecordsDrift: answers that break the document are drift, each
+// named by kind and path, and the run is not OK.
+func TestRunRecordsDrift(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/fhir/Patient/p0": // a type change
+			w.Header().Set("Content-Type", "application/fhir+json")
+			fmt.Fprint(w, `{"resourceType":"Patient","id":"x","active":"yes","name":[{"family":"A"}]}`)
+		case "/fhir/Patient/p1": // an error page that is not an OperationOutcome
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprint(w, `<html><body>Not here</body></html>`)
+		default: // another status, no body (the document's default is an OperationOutcome)
+			w.WriteHeader(http.StatusTeapot)
+		}
+	}))
+	defer srv.Close()
+	rep, err := Run(context.Background(), testCaller(srv.URL), Options{Table: probeTable(3)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, d := range rep.Drift {
+		kinds = append(kinds, fmt.Sprintf("%d %s %s breaking=%v", d.Status, d.Kind, d.Path, d.Breaking))
+	}
+	got := strings.Join(kinds, "\n")
+	for _, want := range []string{"200 type active breaking=true", "404 error-body", "418 error-body"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("drift lacks %q:\n%s", want, got)
+		}
+	}
+	if rep.OK() {
+		t.Error("a run with breaking drift is OK")
+	}
+}
