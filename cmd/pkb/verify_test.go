@@ -118,6 +118,9 @@ func TestVerifyEveryClientType(t *testing.T) {
 		}
 		t.Logf("%-15s %3d calls, %4d ms wall (run %d ms): %d confirmed, %d not testable", vc.name, rep.Calls, wall.Milliseconds(),
 			rep.DurationMS, s.Confirmed, s.NotTestable)
+		if strings.Contains(res.stderr, "\r") || strings.Contains(res.stderr, "pkb verify: 1/") {
+			t.Errorf("%s: a progress display on a stderr that is not a terminal:\n%q", vc.name, res.stderr)
+		}
 		if !strings.Contains(res.stderr, "this run sends these calls that change data") {
 			t.Errorf("%s: --allow-writes did not list the writes first:\n%s", vc.name, res.stderr)
 		}
