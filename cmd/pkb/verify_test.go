@@ -124,6 +124,21 @@ func TestVerifyEveryClientType(t *testing.T) {
 		if !strings.Contains(res.stderr, "this run sends these calls that change data") {
 			t.Errorf("%s: --allow-writes did not list the writes first:\n%s", vc.name, res.stderr)
 		}
+		// The list is exactly what the run wrote.
+		var listed, wrote []string
+		for _, l := range strings.Split(res.stderr, "\n") {
+			if f := strings.Fields(l); len(f) > 1 && !strings.HasPrefix(l, " ") && strings.Contains(f[0], ".") && strings.HasSuffix(f[1], ":") {
+				listed = append(listed, f[0])
+			}
+		}
+		for _, r := range rep.Results {
+			if r.Writes && r.Outcome != verify.NotTestable {
+				wrote = append(wrote, r.ID)
+			}
+		}
+		if !slices.Equal(listed, wrote) {
+			t.Errorf("%s: listed the writes %q, wrote %q", vc.name, listed, wrote)
+		}
 		text := vc.r.want(0, append([]string{"verify", "-v"}, vc.args...)...)
 		outputs := map[string]string{"text": text.stdout + text.stderr, "json": res.stdout + res.stderr}
 		for name, file := range map[string]string{"junit": junit, "patches": patches} {

@@ -249,3 +249,23 @@ func TestRunRecordsDrift(t *testing.T) {
 		t.Error("a run with breaking drift is OK")
 	}
 }
+
+// TestPlanListsOnlyWhatCanBeSent: a probe whose values no run could have
+// is not planned, so the list of writes is exactly what a run writes.
+func TestPlanListsOnlyWhatCanBeSent(t *testing.T) {
+	const id = "facade.send-questionnaire-request.response"
+	sys := Client{Type: "system", Grants: []string{"system"}, Families: []access.Family{access.FamilyFacade, access.FamilyMessaging}}
+	find := func(values map[string]string) Planned {
+		for _, p := range Plan(sys, Options{Values: values, AllowWrites: true, Only: []string{id}}) {
+			return p
+		}
+		t.Fatalf("%s is not in the plan", id)
+		return Planned{}
+	}
+	if p := find(map[string]string{"patient.nhsNumber": "x"}); p.Runs || !strings.Contains(p.Reason, "practitionerId") {
+		t.Errorf("without practitionerId: %+v", p)
+	}
+	if p := find(map[string]string{"patient.nhsNumber": "x", "practitionerId": "y"}); !p.Runs || !p.Writes {
+		t.Errorf("with practitionerId: %+v", p)
+	}
+}

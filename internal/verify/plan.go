@@ -41,6 +41,7 @@ func Plan(c Client, opts Options) []Planned {
 		table = assumptions.All()
 	}
 	e := &engine{client: c}
+	ob := newObtainable(c, opts.Values)
 	var out []Planned
 	for _, a := range selectIDs(table, opts.Only) {
 		pl := Planned{ID: a.ID, Family: a.Family}
@@ -72,6 +73,9 @@ func Plan(c Client, opts Options) []Planned {
 		pl.Runs = !p.Writes || opts.AllowWrites
 		if !pl.Runs {
 			pl.Reason = "writes: needs --allow-writes and a named test patient"
+		} else if missing := ob.missing(r); missing != "" {
+			// Not sent: the plan says exactly what a run writes.
+			pl.Runs, pl.Reason = false, "needs the value "+missing+": supply it"
 		}
 		out = append(out, pl)
 	}
@@ -108,4 +112,82 @@ func WriteWrites(w io.Writer, plan []Planned) error {
 		return err
 	}
 	return nil
+}
+
+// obtainable says, without any I/O, which values a run could have: those
+// supplied, those made fresh, and those a discovery the client can run
+// picks when its own values can be had. A discovery may still find
+// nothing; a plan errs on the side of listing a call.
+type obtainable struct {
+	client   Client
+	supplied map[string]string
+	catalog  map[string]assumptions.Value
+	discs    []assumptions.Discovery
+}
+
+func newObtainable(c Client, supplied map[string]string) *obtainable {
+	ob := &obtainable{client: c, supplied: supplied, catalog: map[string]assumptions.Value{}, discs: assumptions.Discoveries()}
+	for _, v := range assumptions.Values() {
+		ob.catalog[v.Name] = v
+	}
+	return ob
+}
+
+// missing returns the first value the request needs that no run could
+// have, or "".
+func (ob *obtainable) missing(r assumptions.Request) string {
+	for _, name := range placeholders(r) {
+		if !ob.has(name, 0) {
+			return name
+		}
+	}
+	return ""
+}
+
+func (ob *obtainable) has(name string, depth int) bool {
+	def, ok := ob.catalog[name]
+	switch {
+	case !ok:
+		return true // not a placeholder: sent as written
+	case def.Generated != "" || ob.supplied[name] != "":
+		return true
+	case depth > 4:
+		return false
+	}
+	for _, d := range ob.discs {
+		if !picks(d, name) || !ob.client.can(d.Clients) || !ob.client.reaches(d.Request.Family) {
+			continue
+		}
+		all := true
+		for _, n := range placeholders(d.Request) {
+			if !ob.has(n, depth+1) {
+				all = false
+				break
+			}
+		}
+		if all {
+			return true
+		}
+	}
+	return false
+}
+
+// placeholders lists the {name}s of a request template.
+func placeholders(r assumptions.Request) []string {
+	var texts []string
+	texts = append(texts, r.Path...)
+	for _, q := range r.Query {
+		texts = append(texts, q.Values...)
+	}
+	for _, h := range r.Header {
+		texts = append(texts, h.Values...)
+	}
+	texts = append(texts, r.Body)
+	var out []string
+	for _, t := range texts {
+		for _, m := range rePlaceholder.FindAllString(t, -1) {
+			out = append(out, m[1:len(m)-1])
+		}
+	}
+	return out
 }
