@@ -269,3 +269,28 @@ func TestPlanListsOnlyWhatCanBeSent(t *testing.T) {
 		t.Errorf("with practitionerId: %+v", p)
 	}
 }
+
+// TestRunRetryAfterBeyondTheBudget: a Retry-After longer than what is left
+// of the budget is not waited for: the 429 is judged as it is.
+func TestRunRetryAfterBeyondTheBudget(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "86400")
+		w.WriteHeader(http.StatusTooManyRequests)
+	}))
+	defer srv.Close()
+	spec, err := LoadSpec() // before the clock starts: slow under -race
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	rep, err := Run(context.Background(), testCaller(srv.URL), Options{Table: probeTable(2), Spec: spec, NoDrift: true, Budget: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Summary.Inconclusive != 2 || rep.Calls != 2 {
+		t.Errorf("summary %+v after %d calls, want 2 inconclusive after 2", rep.Summary, rep.Calls)
+	}
+	if d := time.Since(start); d > 4*time.Second {
+		t.Errorf("the run waited %v", d)
+	}
+}
