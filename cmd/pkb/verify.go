@@ -55,12 +55,12 @@ func (v *valueFlags) Set(s string) error {
 // the configured environment and reports what holds (internal/verify).
 func (c *cli) cmdVerify(ctx context.Context, args []string) error {
 	var (
-		cf                          commonFlags
-		junitFile, suggestFile      string
-		testPatient, only           string
-		allowWrites, dryRun, strict bool
-		verbose, listValues         bool
-		budget                      time.Duration
+		cf                     commonFlags
+		junitFile, suggestFile string
+		testPatient, only      string
+		allowWrites, dryRun    bool
+		verbose, listValues    bool
+		budget                 time.Duration
 	)
 	values := &valueFlags{m: map[string]string{}, secrets: c.secrets}
 	fs := c.newFlagSet("verify", "[flags]\n\n"+
@@ -69,9 +69,9 @@ func (c *cli) cmdVerify(ctx context.Context, args []string) error {
 		"and validates every answer against the documents (drift). Only reads run unless\n"+
 		"--allow-writes is given with a named test patient; the writes are listed first.\n"+
 		"Nothing printed or written holds a value from an answer: evidence is structure only.\n\n"+
-		"Exit status: 0 nothing contradicted and no answer broke the documents; 1 an assumption\n"+
-		"was contradicted or an answer broke the documents; 4 probes failed to complete\n"+
-		"(network, time budget); 2 and 3 as for every command.")
+		"Exit status: 0 nothing contradicted and every answer as the documents describe it; 1 an\n"+
+		"assumption was contradicted or an answer drifted from the documents; 4 probes failed\n"+
+		"to complete (network, time budget); 2 and 3 as for every command.")
 	addCommon(fs, &cf)
 	fs.StringVar(&junitFile, "junit", "", "also write the report as JUnit XML to this file, for CI")
 	fs.StringVar(&suggestFile, "suggest", "", "write the patches (JSON Patch on the OpenAPI documents) that would make each\ncontradicted assumption match what PKB answered to this file; never applied")
@@ -81,7 +81,6 @@ func (c *cli) cmdVerify(ctx context.Context, args []string) error {
 	fs.StringVar(&only, "only", "", "comma-separated assumption ids or prefixes (e.g. facade.purview,restapi)")
 	fs.DurationVar(&budget, "budget", verify.DefaultBudget, "total time the run may take; unfinished probes are reported as errors")
 	fs.BoolVar(&dryRun, "dry-run", false, "print the probes this run would send, and what it would write, then stop")
-	fs.BoolVar(&strict, "strict", false, "also fail (exit 1) on drift the documents allow but do not describe (unknown fields)")
 	fs.BoolVar(&verbose, "v", false, "show each assumption's claim and the evidence of confirmed ones")
 	fs.BoolVar(&listValues, "list-values", false, "print the probe values a team may supply, then stop")
 	if err := parseNoArgs(fs, args); err != nil {
@@ -173,7 +172,7 @@ func (c *cli) cmdVerify(ctx context.Context, args []string) error {
 	}
 
 	switch {
-	case !rep.OK() || (strict && rep.Summary.Drift > 0):
+	case !rep.OK():
 		return &exitError{code: exitFailed, silent: true}
 	case rep.Summary.Errors > 0:
 		return &exitError{code: exitNetwork, msg: fmt.Sprintf("%d probe(s) did not complete (network or --budget %s)", rep.Summary.Errors, budget)}

@@ -219,9 +219,9 @@ func TestHTTPCallerNeverLeaksTheToken(t *testing.T) {
 func TestRunRecordsDrift(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
-		case "/fhir/Patient/p0": // a type change
+		case "/fhir/Patient/p0": // a type change and an unknown field
 			w.Header().Set("Content-Type", "application/fhir+json")
-			fmt.Fprint(w, `{"resourceType":"Patient","id":"x","active":"yes","name":[{"family":"A"}]}`)
+			fmt.Fprint(w, `{"resourceType":"Patient","id":"x","active":"yes","zzExtra":1,"name":[{"family":"A"}]}`)
 		case "/fhir/Patient/p1": // an error page that is not an OperationOutcome
 			w.Header().Set("Content-Type", "text/html")
 			w.WriteHeader(http.StatusNotFound)
@@ -240,13 +240,20 @@ func TestRunRecordsDrift(t *testing.T) {
 		kinds = append(kinds, fmt.Sprintf("%d %s %s breaking=%v", d.Status, d.Kind, d.Path, d.Breaking))
 	}
 	got := strings.Join(kinds, "\n")
-	for _, want := range []string{"200 type active breaking=true", "404 error-body", "418 error-body"} {
+	for _, want := range []string{"200 type active breaking=true", "200 unknown-field zzExtra", "404 error-body", "418 error-body"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("drift lacks %q:\n%s", want, got)
 		}
 	}
 	if rep.OK() {
-		t.Error("a run with breaking drift is OK")
+		t.Error("a run with drift is OK")
+	}
+	var junit bytes.Buffer
+	if err := WriteJUnit(&junit, rep); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(junit.String(), "<failure ") - strings.Count(junit.String(), `type="contradicted"`); n != len(rep.Drift) {
+		t.Errorf("%d JUnit failures for %d drift items", n, len(rep.Drift))
 	}
 }
 

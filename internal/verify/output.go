@@ -40,10 +40,10 @@ func WriteText(w io.Writer, r *Report, verbose bool) error {
 		return err
 	}
 	if len(r.Drift) == 0 {
-		_, err := fmt.Fprintln(w, "\nNo answer broke the documents.")
+		_, err := fmt.Fprintln(w, "\nNo drift: every answer was as the documents describe it.")
 		return err
 	}
-	fmt.Fprintln(w, "\nDRIFT (answers the documents do not describe)")
+	fmt.Fprintln(w, "\nDRIFT (answers that differ from the documents; breaking: the documents forbid it)")
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "BREAKING\tOPERATION\tSTATUS\tKIND\tPATH\tDETAIL\tCOUNT")
 	for _, d := range r.Drift {
@@ -157,7 +157,7 @@ func seconds(ms int64) string { return fmt.Sprintf("%.3f", float64(ms)/1000) }
 
 // WriteJUnit writes the report as JUnit XML, for CI: one test case per
 // assumption (contradicted: failure; error: error; not testable and
-// inconclusive: skipped) and one per drift item (breaking: failure).
+// inconclusive: skipped) and one failure per drift item.
 func WriteJUnit(w io.Writer, r *Report) error {
 	client := r.Client.String()
 	as := junitSuite{Name: "pkb verify assumptions (" + client + ")", Time: seconds(r.DurationMS), Timestamp: r.Started.UTC().Format(time.RFC3339)}
@@ -190,12 +190,12 @@ func WriteJUnit(w io.Writer, r *Report) error {
 		name := fmt.Sprintf("%s %s (status %d)", d.Kind, orDash(d.Path), d.Status)
 		c := junitCase{Classname: "drift." + string(d.Family) + "." + d.Operation, Name: name, Time: "0.000"}
 		text := fmt.Sprintf("%s; seen %d times", d.Detail, d.Count)
-		if d.Breaking {
-			c.Failure = &junitMsg{Message: d.Detail, Type: d.Kind, Text: text}
-			ds.Failures++
-		} else {
-			c.SystemOut = "allowed by the document but not described: " + text
+		msg := d.Detail
+		if !d.Breaking {
+			msg = "allowed by the document but not described: " + d.Detail
 		}
+		c.Failure = &junitMsg{Message: msg, Type: d.Kind, Text: text}
+		ds.Failures++
 		ds.Cases = append(ds.Cases, c)
 	}
 	ds.Tests = len(ds.Cases)
