@@ -36,6 +36,10 @@ package pkb
 // x-pkb-family block, each operation's x-pkb-access grants and FHIR interaction.
 //go:generate go run ./internal/cmd/accessgen -out gen/access/access.gen.go api/openapi/facade.yaml api/openapi/messaging.yaml api/openapi/customer-stu3.yaml api/openapi/customer-r4.yaml api/openapi/aggregated.yaml api/openapi/restapi.yaml
 
+// 4b. The assumption table (internal/assumptions): every x-pkb-assumption entry
+// of the documents with its probe, and the probe-value catalogue.
+//go:generate go run ./internal/cmd/assumptiongen -values api/openapi/source/probe-values.yaml -out internal/assumptions/table.gen.go api/openapi/facade.yaml api/openapi/messaging.yaml api/openapi/customer-stu3.yaml api/openapi/customer-r4.yaml api/openapi/aggregated.yaml api/openapi/restapi.yaml
+
 // 5. The search-parameter table (search/spec_gen.go) from each parameter's
 // x-fhir-search extension, joined with HL7's definitions.
 //go:generate go run ./internal/cmd/searchgen -out search/spec_gen.go -hl7 stu3=internal/cmd/searchgen/hl7/stu3.json -hl7 r4=internal/cmd/searchgen/hl7/r4.json facade:stu3=api/openapi/facade.yaml aggregated:r4=api/openapi/aggregated.yaml customer-stu3:stu3=api/openapi/customer-stu3.yaml customer-r4:r4=api/openapi/customer-r4.yaml

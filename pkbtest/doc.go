@@ -91,6 +91,11 @@
 //     nothing is invented.
 //   - Latency (§4, §8): [WithLatency] (pkb serve --latency facade=2m,...)
 //     holds every request of a family, for client timeout tests.
+//   - Deviations: [WithDeviations] (pkb serve --deviate ID,...) makes the
+//     simulator behave as if the named x-pkb-assumption entries were false
+//     (another path, parameter name, response shape, status or access
+//     rule), so that pkb verify's probes are seen to fail; [Deviations]
+//     lists the ids, one per testable entry.
 //
 // # Admin endpoints
 //

@@ -46,6 +46,7 @@ type Simulator struct {
 
 	data    *simData
 	bundles atomic.Int64 // Bundle ids
+	dev     *deviations  // WithDeviations; nil when the simulator follows the documents
 
 	mu       sync.Mutex
 	served   map[string]int
@@ -72,6 +73,7 @@ type simSettings struct {
 	noSeedVal bool
 	latency   map[access.Family]time.Duration
 	caps      map[string]int
+	deviate   []string
 }
 
 // validationMode says how much of each exchange is checked against the
@@ -170,6 +172,10 @@ func NewSimulator(opts ...SimOption) (*Simulator, error) {
 		}
 	}
 	s.handlers = s.routes()
+	if s.dev, err = newDeviations(st.deviate); err != nil {
+		return nil, err
+	}
+	s.dev.wrap(s.handlers)
 	for _, op := range access.Operations() {
 		if s.handlers[op.Family][op.ID] == nil {
 			return nil, fmt.Errorf("pkbtest: no simulator handler for %s.%s", op.Family, op.ID)

@@ -429,10 +429,9 @@ func (c *call) customerMatches(st *store, typ string, q url.Values) ([]obj, resu
 			return nil, failed(http.StatusBadRequest, "not-supported", fmt.Sprintf("unknown search parameter %q for %s (supported: %s)", k, typ, strings.Join(customerParams, ", ")))
 		}
 	}
-	var ids []string
-	for _, v := range q["_id"] {
-		ids = append(ids, strings.Split(v, ",")...)
-	}
+	// One id per value: the documents do not allow a comma-separated OR
+	// (assumption customer-*.id.single; the deviation restores HAPI's OR).
+	ids := q["_id"]
 	lastUpdated := dateParams(q, "_lastUpdated")
 	dates := dateParams(q, "date")
 	var out []obj

@@ -103,6 +103,10 @@ func (s *Simulator) familyHandler(f *family) http.Handler {
 		defer func() { s.auth.stats.apiCall(sw.status) }()
 
 		c := &call{s: s, fam: f, w: sw, r: r, query: r.URL.Query()}
+		if s.dev.before(c) {
+			return // a deviation answered, or moved the request (WithDeviations)
+		}
+		r = c.r
 		route, params, err := f.router.FindRoute(r)
 		if err != nil {
 			if fault := s.takeFault(f.id, ""); fault != nil && s.applyFault(c, sw, fault) {
@@ -133,7 +137,7 @@ func (s *Simulator) familyHandler(f *family) http.Handler {
 			sw.buf = &bytes.Buffer{}
 		}
 
-		if !slices.Contains(op.Grants, "public") && !s.authorize(c) {
+		if !slices.Contains(op.Grants, "public") && !s.dev.open(c) && !s.authorize(c) {
 			s.flush(c, sw)
 			return
 		}
@@ -234,7 +238,7 @@ func (s *Simulator) authorize(c *call) bool {
 			return false
 		}
 	}
-	if !grantPermits(c.op.Grants, g) {
+	if !grantPermits(c.op.Grants, g) || s.dev.denies(c.op, g) {
 		if c.fam.id == access.FamilyRESTAPI {
 			// PKB's REST API answers a wrong user type 401 with a text
 			// message, not 403 (docs/pkb-api.md §2.5).

@@ -694,9 +694,13 @@ func (d *simData) seedClinical(p *SeedPatient, big bool, putBy, putAggBy func(ob
 			ar := measurementRefs[k%len(measurementRefs)]
 			d.nextMeasure++
 			v := ar.lo + rng.Float64()*(ar.hi-ar.lo)
-			d.measures[p.RESTID] = append(d.measures[p.RESTID], obj{"id": strconv.Itoa(8000000 + d.nextMeasure), "apiRef": ar.ref,
+			m := obj{"id": strconv.Itoa(8000000 + d.nextMeasure), "apiRef": ar.ref,
 				"value": strconv.FormatFloat(float64(int(v*10))/10, 'f', -1, 64), "unit": ar.units[0],
-				"timestamp": ts(seedEpoch.AddDate(0, 0, 3*k))})
+				"timestamp": ts(seedEpoch.AddDate(0, 0, 3*k))}
+			if k%3 == 0 {
+				m["comment"] = "Synthetic note" // some measurements carry a comment, as PKB's may
+			}
+			d.measures[p.RESTID] = append(d.measures[p.RESTID], m)
 			// Measurements the patient entered: PKB's default label.
 			d.measureMeta[strconv.Itoa(8000000+d.nextMeasure)] = measureMeta{label: LabelGeneralHealth}
 		}

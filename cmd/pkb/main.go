@@ -78,6 +78,8 @@ Usage:
   pkb ops                                        operations the client may call
   pkb drift  [--statement file] [--json]         Facade CapabilityStatement drift vs facade.yaml
   pkb migrate                                    create the PostgreSQL token-store table
+  pkb verify [--json] [--junit FILE] [--suggest FILE] [--allow-writes --test-patient NHS]
+                                                 test the documents' assumptions against PKB
 
 Configuration (flags override the environment):
   PKB_ENV            --env           sandbox (default) | uk-production
@@ -165,6 +167,8 @@ func (c *cli) run(ctx context.Context, args []string) int {
 		err = c.cmdOps(ctx, rest)
 	case "drift":
 		err = c.cmdDrift(ctx, rest)
+	case "verify":
+		err = c.cmdVerify(ctx, rest)
 	case "migrate":
 		err = c.cmdMigrate(ctx, rest)
 	default:

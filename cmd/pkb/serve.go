@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"time"
 
@@ -44,6 +45,7 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 		asJSON   bool
 		ttl      time.Duration
 		latency  string
+		deviate  string
 	)
 	fs := c.newFlagSet("serve", "[flags]\n\nRuns the offline PKB simulator (token endpoints and every API family, with\n"+
 		"synthetic data) until interrupted. Its credentials are fake and printed on start.")
@@ -54,8 +56,15 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 	fs.BoolVar(&asJSON, "json", false, "print the URLs and credentials as JSON")
 	fs.DurationVar(&ttl, "access-token-ttl", 0, "lifespan of every access token, e.g. 2s for fleet tests (default: PKB's per client type; at least 1s)")
 	fs.StringVar(&latency, "latency", "", "per-family delay for timeout tests, e.g. facade=2m,aggregated=500ms\n(families: facade, messaging, customer-stu3, customer-r4, aggregated, restapi)")
+	fs.StringVar(&deviate, "deviate", "", "behave as if these assumptions (x-pkb-assumption ids, comma-separated) were false,\nto see 'pkb verify' report them contradicted; 'list' prints the ids")
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
+	}
+	if deviate == "list" {
+		for _, id := range pkbtest.Deviations() {
+			fmt.Fprintln(c.stdout, id)
+		}
+		return nil
 	}
 	if pageSize <= 0 {
 		return usageErrorf("--page-size must be positive")
@@ -78,6 +87,17 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 	opts := append([]pkbtest.SimOption{pkbtest.WithSeed(seed), pkbtest.WithPageSize(pageSize)}, delays...)
 	if ttl > 0 {
 		opts = append(opts, pkbtest.WithAccessTokenTTL(ttl))
+	}
+	var deviations []string
+	if deviate != "" {
+		deviations = strings.Split(deviate, ",")
+		known := pkbtest.Deviations()
+		for _, id := range deviations {
+			if !slices.Contains(known, id) {
+				return usageErrorf("--deviate: the simulator cannot deviate from %q ('pkb serve --deviate list' prints the ids)", id)
+			}
+		}
+		opts = append(opts, pkbtest.WithDeviations(deviations...))
 	}
 	if !quiet {
 		opts = append(opts, pkbtest.WithLogger(slog.New(slog.NewTextHandler(c.stderr, nil))))
@@ -102,6 +122,9 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 		}
 	} else {
 		printServeInfo(c, info)
+	}
+	if len(deviations) > 0 {
+		fmt.Fprintf(c.stderr, "pkb serve: deviating from the documents as if these assumptions were false: %s\n", strings.Join(deviations, ", "))
 	}
 	if c.serveReady != nil {
 		c.serveReady(sim.URL())

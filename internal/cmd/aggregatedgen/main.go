@@ -108,11 +108,14 @@ func generate(in *input, defs []hl7Param, inFile, hl7File string) ([]byte, error
 	if paths == nil || paths.Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("document has no paths mapping")
 	}
-	for _, ts := range in.Types {
+	// The assumptions copied from the input say where they are written, so
+	// that a patch pkb verify proposes applies to the input.
+	annotateSources(doc, "/document", inFile)
+	for i, ts := range in.Types {
 		if ts.Type == "" {
 			return nil, fmt.Errorf("a type entry has no type")
 		}
-		search, err := searchOp(ts, defs, in.Extras)
+		search, err := searchOp(ts, defs, in.Extras, i, inFile)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", ts.Type, err)
 		}
@@ -162,7 +165,7 @@ func whyText(ts typeSpec) (string, error) {
 	return "", fmt.Errorf("unknown why %q", ts.Why)
 }
 
-func searchOp(ts typeSpec, defs []hl7Param, extras map[string]yaml.Node) (*yaml.Node, error) {
+func searchOp(ts typeSpec, defs []hl7Param, extras map[string]yaml.Node, index int, inFile string) (*yaml.Node, error) {
 	why, err := whyText(ts)
 	if err != nil {
 		return nil, err
@@ -222,6 +225,7 @@ func searchOp(ts typeSpec, defs []hl7Param, extras map[string]yaml.Node) (*yaml.
 			return nil, fmt.Errorf("extra %q is not defined", e)
 		}
 		p := cloneNode(&n)
+		annotateSources(p, "/extras/"+e, inFile)
 		name := mapGet(p, "name").Value
 		g := mapGet(p, "x-go-name").Value
 		insertAfter(p, "name", "in", str("query"))
@@ -230,7 +234,7 @@ func searchOp(ts typeSpec, defs []hl7Param, extras map[string]yaml.Node) (*yaml.
 			return nil, err
 		}
 	}
-	return mapping(
+	op := mapping(
 		"operationId", str("search"+ts.Type),
 		"tags", flowSeq(ts.Type),
 		"summary", str("Search "+ts.Type),
@@ -241,7 +245,15 @@ func searchOp(ts typeSpec, defs []hl7Param, extras map[string]yaml.Node) (*yaml.
 			"'200'", mapping("$ref", str("#/components/responses/Searchset")),
 			"default", mapping("$ref", str("#/components/responses/Error")),
 		),
-	), nil
+	)
+	a, err := typeAssumption(ts, index, inFile)
+	if err != nil {
+		return nil, err
+	}
+	if a != nil {
+		insertAfter(op, "x-pkb-access", "x-pkb-assumption", a)
+	}
+	return op, nil
 }
 
 func readOp(typ string) *yaml.Node {
