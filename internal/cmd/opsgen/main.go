@@ -77,7 +77,7 @@ func run(out string, docs []string) error {
 		return err
 	}
 	summaries := map[string]string{} // family.operationId -> summary
-	handwritten := map[string]bool{}  // family.operationId, x-pkb-typed-call: handwritten
+	handwritten := map[string]bool{} // family.operationId, x-pkb-typed-call: handwritten
 	seen := map[access.Family]bool{}
 	for _, file := range docs {
 		raw, err := os.ReadFile(file)
