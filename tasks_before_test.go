@@ -10,6 +10,9 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"go/doc"
+	"go/parser"
+	"go/token"
 	"net/url"
 	"os"
 	"regexp"
@@ -286,6 +289,28 @@ func TestTaskCounts(t *testing.T) {
 		}
 		if after[task] > medplum[task] {
 			t.Errorf("task %d: %d lines, longer than Medplum's %d", task, after[task], medplum[task])
+		}
+	}
+}
+
+// TestExamplesRun holds that every Example of the guide (example_test.go)
+// and of package message is run by go test: an Example whose "// Output:"
+// shares a comment group with the comment above it is only compiled, and
+// then its output is checked by nothing.
+func TestExamplesRun(t *testing.T) {
+	for _, file := range []string{"example_test.go", "message/example_test.go"} {
+		f, err := parser.ParseFile(token.NewFileSet(), file, nil, parser.ParseComments)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exs := doc.Examples(f)
+		if len(exs) == 0 {
+			t.Fatalf("%s: no examples", file)
+		}
+		for _, ex := range exs {
+			if ex.Output == "" && !ex.EmptyOutput {
+				t.Errorf("%s: Example%s has no output comment go test finds, so it is not run", file, ex.Name)
+			}
 		}
 	}
 }
