@@ -65,26 +65,29 @@
 //  1. Find a patient by NHS number: SearchOne on c.Facade with
 //     search.NHSNumber (ExampleSearchOne); several accounts under one
 //     number are ErrAmbiguous, not a guess.
-//  2. Page through a year of laboratory Observations: Search with a date
-//     range from search.Between (ExampleSearch).
+//  2. Page through a year of laboratory Observations: Search with a query
+//     of checked values from search.Params (ExampleSearch).
 //  3. Read a Patient and update it safely: Read, then Update, which sends
 //     If-Match (ExampleUpdate).
 //  4. Create an Observation idempotently: CreateIfNoneExist on its
 //     identifier (ExampleCreateIfNoneExist).
 //  5. A transaction of a Patient and an Observation that refers to it:
 //     NewTransaction, CreateIn and Ref (ExampleNewTransaction).
-//  6. $process-message for a new patient: message.NewPatient and the
-//     Messaging family (Example_processMessage).
+//  6. $process-message for a new patient: message.NewPatient and
+//     c.Messaging.PatientProcessMessage (Example_processMessage).
 //  7. A Customer R4 search with _include: SearchPage and
 //     wrappers.IncludedAs (ExampleSearchPage).
-//  8. A REST API measurement list: the REST family with the restapi types
-//     (Example_restMeasurements).
+//  8. A REST API measurement list: c.REST.ListPatientMeasurements with
+//     the restapi types (Example_restMeasurements).
 //
 // PKB's named operations ($status-query, $purview, $process-message, ...)
-// and the REST API calls are not FHIR interactions: wrappers.Send sends any
-// operation of a family by its operationId and decodes the answer into a
-// typed value, once; the generated clients (the handles' Gen field,
-// packages under gen/) remain underneath for everything else.
+// and the REST API calls are not FHIR interactions: each has a typed call
+// generated from the documents (package wrappers, e.g.
+// Messaging.PatientProcessMessage, REST.ListPatientMeasurements);
+// wrappers.Send sends any operation of a family by its operationId and
+// decodes the answer into a typed value, once; the generated clients (the
+// handles' Gen field, packages under gen/) remain underneath for
+// everything else.
 //
 // # Packages
 //

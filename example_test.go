@@ -2,7 +2,6 @@ package pkb_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log"
@@ -63,6 +62,7 @@ func ExampleSearchOne() {
 	}
 	fmt.Println(p.Id, p.Name[0].Family)
 	// task 1 end
+
 	// Output: p1 Testpatient
 }
 
@@ -70,16 +70,17 @@ func ExampleSearchOne() {
 // fetches the next page when the loop reaches it, through the same
 // checkpoint; breaking out of the loop fetches nothing more.
 func ExampleSearch() {
+	const pkbCategory = "http://fhir.patientsknowbest.com/codesystem/observation-category"
 	srv, env := fakePKB()
 	defer srv.Close()
 	c := systemClient(env)
 	ctx := context.Background()
 
 	// task 2 begin
-	query := url.Values{
-		"patient":  {"Patient/p1"},
-		"category": {search.Code("http://fhir.patientsknowbest.com/codesystem/observation-category", "LABORATORY").String()},
-		"date":     search.Between(search.Year(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)), search.Year(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))),
+	query, err := new(search.Params).Add("patient", search.Ref("Patient", "p1")).Add("category", search.Code(pkbCategory, "LABORATORY")).
+		Add("date", search.Ge(search.MustParseDate("2025")), search.Lt(search.MustParseDate("2026"))).Values()
+	if err != nil {
+		log.Fatal(err)
 	}
 	for obs, err := range pkb.Search[stu3.Observation](ctx, c.Facade, query) {
 		if err != nil {
@@ -88,6 +89,7 @@ func ExampleSearch() {
 		fmt.Println(obs.Id, obs.EffectiveDateTime, obs.Code.Text)
 	}
 	// task 2 end
+
 	// Output:
 	// o1 2025-02-01 Haemoglobin
 	// o2 2025-06-12 Haemoglobin
@@ -188,6 +190,7 @@ func ExampleNewTransaction() {
 	fmt.Println(results[0].Status, results[0].Location)
 	fmt.Println(results[1].Status, obs.Subject.Reference)
 	// task 5 end
+
 	// Output:
 	// 201 Patient/n1/_history/1
 	// 201 Patient/n1
@@ -210,17 +213,13 @@ func Example_processMessage() {
 		log.Fatal(err)
 	}
 	// task 6 begin
-	body, err := json.Marshal(p)
+	stored, err := c.Messaging.PatientProcessMessage(ctx, &p)
 	if err != nil {
 		log.Fatal(err)
 	}
-	stored, _, err := wrappers.Send[stu3.Patient](ctx, c.Messaging.Family(),
-		&wrappers.Call{Operation: "patientProcessMessage", Body: body})
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Println(stored.Id, stored.Name[0].Family)
+	fmt.Println(stored.Patient.Id, stored.Patient.Name[0].Family)
 	// task 6 end
+
 	// Output: 9a1c Doe
 }
 
@@ -246,6 +245,7 @@ func ExampleSearchPage() {
 		fmt.Println(*page.Total, obs.Id, obs.Code.Text, patient.Name[0].Family)
 	}
 	// task 7 end
+
 	// Output: 1 o1 Haemoglobin Testpatient
 }
 
@@ -267,16 +267,15 @@ func Example_restMeasurements() {
 	ctx := context.Background()
 
 	// task 8 begin
-	list, _, err := wrappers.Send[[]restapi.Measurement](ctx, c.REST.Family(), &wrappers.Call{
-		Operation: "listPatientMeasurements", Path: []string{"p1"},
-		Query: url.Values{"apiRefs": {"bloodPressureSystolic"}}})
+	list, err := c.REST.ListPatientMeasurements(ctx, "p1", &restapi.ListPatientMeasurementsParams{APIRefs: []string{"bloodPressureSystolic"}})
 	if err != nil {
 		log.Fatal(err)
 	}
-	for _, m := range *list {
+	for _, m := range list {
 		fmt.Println(*m.APIRef, *m.Value, *m.Unit)
 	}
 	// task 8 end
+
 	// Output:
 	// bloodPressureSystolic 120 mmHg
 	// bloodPressureSystolic 118 mmHg

@@ -78,7 +78,14 @@ func fakePKB() (*httptest.Server, authn.Environment) {
 			return match(obj{"resourceType": "Observation", "id": id, "status": "final", "effectiveDateTime": date,
 				"code": obj{"text": "Haemoglobin"}, "subject": obj{"reference": "Patient/p1"}})
 		}
-		if r.URL.Query().Get("page") == "2" {
+		// Only the query of task 2 finds anything, so the Example shows what it sends.
+		q := r.URL.Query()
+		if q.Get("patient") != "Patient/p1" || q.Get("category") != "http://fhir.patientsknowbest.com/codesystem/observation-category|LABORATORY" ||
+			strings.Join(q["date"], "&") != "ge2025&lt2026" {
+			fhir(w, 200, bundle())
+			return
+		}
+		if q.Get("page") == "2" {
 			fhir(w, 200, bundle(obs("o3", "2025-11-20")))
 			return
 		}
@@ -99,6 +106,10 @@ func fakePKB() (*httptest.Server, authn.Environment) {
 	// REST API.
 	mux.HandleFunc("GET /json/v2-beta/measurements/{patient}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
+		if r.PathValue("patient") != "p1" || r.URL.Query().Get("apiRefs") != "bloodPressureSystolic" {
+			io.WriteString(w, `[]`)
+			return
+		}
 		io.WriteString(w, `[{"apiRef":"bloodPressureSystolic","value":"120","unit":"mmHg"},{"apiRef":"bloodPressureSystolic","value":"118","unit":"mmHg"}]`)
 	})
 

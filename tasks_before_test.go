@@ -10,6 +10,9 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"go/doc"
+	"go/parser"
+	"go/token"
 	"net/url"
 	"os"
 	"regexp"
@@ -230,9 +233,39 @@ func taskLines(t *testing.T, file string) map[int]int {
 	return counts
 }
 
-// TestTaskCounts counts the lines of each task before and after (go test
-// -run TestTaskCounts -v) and checks that the README's table says the
-// same.
+// medplumLines counts, per task, the lines of the README's Medplum block
+// (the TypeScript after "// N" up to the next marker) by the same rules
+// as taskLines: no blank lines, comments or lines that print the result.
+func medplumLines(t *testing.T, readme string) map[int]int {
+	t.Helper()
+	start := strings.Index(readme, "<summary>The Medplum column, as counted</summary>")
+	if start < 0 {
+		t.Fatal("README: no Medplum block")
+	}
+	block := readme[start:]
+	block = block[strings.Index(block, "```ts\n")+len("```ts\n"):]
+	block = block[:strings.Index(block, "```")]
+	counts := map[int]int{}
+	task := 0
+	marker := regexp.MustCompile(`^// (\d)$`)
+	for _, line := range strings.Split(block, "\n") {
+		line = strings.TrimSpace(line)
+		if m := marker.FindStringSubmatch(line); m != nil {
+			task = int(m[1][0] - '0')
+			continue
+		}
+		if task == 0 || line == "" || strings.HasPrefix(line, "//") || strings.HasPrefix(line, "console.log(") {
+			continue
+		}
+		counts[task]++
+	}
+	return counts
+}
+
+// TestTaskCounts counts the lines of each task before, after and in
+// Medplum's TypeScript (go test -run TestTaskCounts -v), checks that the
+// README's table says the same, and holds issue 13's target: no task
+// longer than Medplum's.
 func TestTaskCounts(t *testing.T) {
 	before := taskLines(t, "tasks_before_test.go")
 	after := taskLines(t, "example_test.go")
@@ -240,18 +273,44 @@ func TestTaskCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	row := regexp.MustCompile(`(?m)^\| (\d) \| [^|]+ \| (\d+) \| (\d+) \|`)
-	table := map[int][2]string{}
+	medplum := medplumLines(t, string(readme))
+	row := regexp.MustCompile(`(?m)^\| (\d) \| [^|]+ \| (\d+) \| (\d+) \| (\d+) \|`)
+	table := map[int][3]string{}
 	for _, m := range row.FindAllStringSubmatch(string(readme), -1) {
-		table[int(m[1][0]-'0')] = [2]string{m[2], m[3]}
+		table[int(m[1][0]-'0')] = [3]string{m[2], m[3], m[4]}
 	}
 	for task := 1; task <= 8; task++ {
-		t.Logf("task %d: before %d, after %d", task, before[task], after[task])
-		if after[task] == 0 || before[task] == 0 {
+		t.Logf("task %d: before %d, after %d, Medplum %d", task, before[task], after[task], medplum[task])
+		if after[task] == 0 || before[task] == 0 || medplum[task] == 0 {
 			t.Errorf("task %d: no lines counted", task)
 		}
-		if want := [2]string{fmt.Sprint(before[task]), fmt.Sprint(after[task])}; table[task] != want {
-			t.Errorf("README task %d: before/after %v, counted %v", task, table[task], want)
+		if want := [3]string{fmt.Sprint(before[task]), fmt.Sprint(after[task]), fmt.Sprint(medplum[task])}; table[task] != want {
+			t.Errorf("README task %d: before/after/Medplum %v, counted %v", task, table[task], want)
+		}
+		if after[task] > medplum[task] {
+			t.Errorf("task %d: %d lines, longer than Medplum's %d", task, after[task], medplum[task])
+		}
+	}
+}
+
+// TestExamplesRun holds that every Example of the guide (example_test.go)
+// and of package message is run by go test: an Example whose "// Output:"
+// shares a comment group with the comment above it is only compiled, and
+// then its output is checked by nothing.
+func TestExamplesRun(t *testing.T) {
+	for _, file := range []string{"example_test.go", "message/example_test.go"} {
+		f, err := parser.ParseFile(token.NewFileSet(), file, nil, parser.ParseComments)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exs := doc.Examples(f)
+		if len(exs) == 0 {
+			t.Fatalf("%s: no examples", file)
+		}
+		for _, ex := range exs {
+			if ex.Output == "" && !ex.EmptyOutput {
+				t.Errorf("%s: Example%s has no output comment go test finds, so it is not run", file, ex.Name)
+			}
 		}
 	}
 }

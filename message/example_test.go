@@ -30,7 +30,8 @@ func ExampleNewPatient() {
 		return
 	}
 	fmt.Println(p.Name[0].Given[0], p.Name[0].Family, p.BirthDate, p.Gender, len(p.Extension))
-	// Then: messagingClient.PatientProcessMessageWithApplicationFhirPlusJSONBody(ctx, p)
+	// Then: c.Messaging.PatientProcessMessage(ctx, &p)
+
 	// Output:
 	// John Doe 1990-01-02 male 2
 }
@@ -77,8 +78,9 @@ func ExampleNewCreateOrUpdatePatient() {
 	fmt.Println(m.Bundle.Type, m.Identifier)
 	fmt.Println(hdr.Event.Code, hdr.Source.Endpoint, hdr.Timestamp)
 	fmt.Println(hdr.Focus[0].Reference == m.Bundle.Entry[1].FullUrl)
-	// Then: messagingClient.ProcessMessageAsyncWithApplicationFhirPlusJSONBody(ctx,
-	//	&messaging.ProcessMessageAsyncParams{Async: true}, m.Bundle)
+	// Then: c.Messaging.ProcessMessageAsync(ctx, &m.Bundle,
+	//	&messaging.ProcessMessageAsyncParams{Async: true})
+
 	// Output:
 	// message urn:uuid:abababab-abab-4bab-abab-abababababab
 	// create-or-update-patient https://integrator.example/fhir/$process-message 2025-06-01T12:00:00.000Z
