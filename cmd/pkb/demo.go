@@ -311,6 +311,16 @@ func (d *demo) runSystem(ctx context.Context) {
 		}
 		return "", errors.New("no Patient or OperationOutcome in the answer")
 	})
+
+	d.step(ctx, ct, "pkb.Create Observation on the Facade: unsupported (read-only)", func(ctx context.Context) (string, error) {
+		if err != nil {
+			return "", err
+		}
+		return d.refused(pkb.ErrUnsupported, "ErrUnsupported", func() error {
+			_, _, err := pkb.Create(ctx, sys.Facade, &stu3.Observation{Status: stu3.ObservationStatusFinal})
+			return err
+		})
+	})
 }
 
 // runCustomer: Keycloak client credentials; Customer R4 and Aggregated.
@@ -527,19 +537,28 @@ func (d *demo) runTethered(ctx context.Context) {
 		if setupErr != nil {
 			return "", setupErr
 		}
-		before := d.counter.n.Load()
-		_, err := teth.REST.CreateMeasurement(ctx, &restapi.Measurement{})
-		sent := d.counter.n.Load() - before
-		switch {
-		case err == nil:
-			return "", errors.New("the forbidden call was not refused")
-		case !errors.Is(err, wrappers.ErrNotPermitted):
-			return "", fmt.Errorf("refused for the wrong reason: %w", err)
-		case sent != 0:
-			return "", fmt.Errorf("refused, but only after %d HTTP requests", sent)
-		}
-		return "refused with ErrNotPermitted before any network I/O", nil
+		return d.refused(wrappers.ErrNotPermitted, "ErrNotPermitted", func() error {
+			_, err := teth.REST.CreateMeasurement(ctx, &restapi.Measurement{})
+			return err
+		})
 	})
+}
+
+// refused runs a call that must be refused before any I/O with want, and
+// says so.
+func (d *demo) refused(want error, name string, call func() error) (string, error) {
+	before := d.counter.n.Load()
+	err := call()
+	sent := d.counter.n.Load() - before
+	switch {
+	case err == nil:
+		return "", errors.New("the call was not refused")
+	case !errors.Is(err, want):
+		return "", fmt.Errorf("refused for the wrong reason: %w", err)
+	case sent != 0:
+		return "", fmt.Errorf("refused, but only after %d HTTP requests", sent)
+	}
+	return "refused with " + name + " before any network I/O", nil
 }
 
 func deref(s *string) string {
