@@ -1,24 +1,28 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/samber/lo"
+
+	"github.com/pkbgo/pkb"
 	"github.com/pkbgo/pkb/authn"
 	"github.com/pkbgo/pkb/gen/aggregated"
 	customerr4 "github.com/pkbgo/pkb/gen/customer/r4"
 	"github.com/pkbgo/pkb/gen/facade"
+	"github.com/pkbgo/pkb/gen/fhir/r4"
 	"github.com/pkbgo/pkb/gen/fhir/stu3"
 	"github.com/pkbgo/pkb/gen/restapi"
 	"github.com/pkbgo/pkb/pkbtest"
+	"github.com/pkbgo/pkb/search"
 	"github.com/pkbgo/pkb/wrappers"
 )
 
@@ -193,8 +197,6 @@ func (d *demo) wrapperOptions() []wrappers.Option {
 	return []wrappers.Option{wrappers.WithHTTPClient(d.hc)}
 }
 
-func nhsIdentifier(n string) string { return nhsNumberSystem + "|" + n }
-
 // runSystem: client credentials; Facade and Messaging.
 func (d *demo) runSystem(ctx context.Context) {
 	ct := authn.ClientSystem
@@ -205,44 +207,32 @@ func (d *demo) runSystem(ctx context.Context) {
 	if err == nil {
 		sys, err = wrappers.NewSystemClient(src, pkbtest.SeedOrgPublicID, d.wrapperOptions()...)
 	}
-	ready := func() error {
-		if err != nil {
-			return err
-		}
-		return nil
-	}
 
 	var patientID string
 	d.step(ctx, ct, "facade.searchPatient identifier=<NHS number>", func(ctx context.Context) (string, error) {
-		if err := ready(); err != nil {
-			return "", err
-		}
-		r, err := sys.Facade.Gen.SearchPatientWithResponse(ctx, &facade.SearchPatientParams{Identifier: nhsIdentifier(pkbtest.SeedPatientNHSNumber)})
 		if err != nil {
 			return "", err
 		}
-		b := r.ApplicationfhirJSON200
-		if b == nil || len(b.Entry) == 0 || b.Entry[0].Resource == nil {
-			return "", errors.New("no patient found for the seeded NHS number")
-		}
-		p, err := b.Entry[0].Resource.AsPatient()
+		// SearchOne: several accounts under one NHS number are ErrAmbiguous,
+		// never a guess.
+		p, err := pkb.SearchOne[stu3.Patient](ctx, sys.Facade,
+			url.Values{"identifier": {search.NHSNumber(pkbtest.SeedPatientNHSNumber).String()}})
 		if err != nil {
-			return "", fmt.Errorf("first entry is not a Patient: %w", err)
+			return "", err
 		}
 		patientID = p.Id
-		return fmt.Sprintf("%d match: Patient/%s", len(b.Entry), p.Id), nil
+		return "1 match: Patient/" + p.Id, nil
 	})
 
 	d.step(ctx, ct, "facade.readPatient", func(ctx context.Context) (string, error) {
 		if patientID == "" {
 			return "", errSkipped
 		}
-		r, err := sys.Facade.Gen.ReadPatientWithResponse(ctx, patientID)
+		p, err := pkb.Read[stu3.Patient](ctx, sys.Facade, patientID)
 		if err != nil {
 			return "", err
 		}
-		p := r.ApplicationfhirJSON200
-		if p == nil || p.Id != patientID {
+		if p.Id != patientID {
 			return "", errors.New("the response is not the patient asked for")
 		}
 		return fmt.Sprintf("%s, %s, born %s", stu3Name(p.Name), p.Gender, p.BirthDate), nil
@@ -252,7 +242,7 @@ func (d *demo) runSystem(ctx context.Context) {
 		if patientID == "" {
 			return "", errSkipped
 		}
-		r, err := sys.Facade.Gen.SearchObservationWithResponse(ctx, &facade.SearchObservationParams{
+		page, err := sys.Facade.SearchObservation(ctx, &facade.SearchObservationParams{
 			Patient:  "Patient/" + patientID,
 			Category: demoObservationCategory,
 			Date:     []string{"ge" + demoDateFrom, "le" + demoDateTo},
@@ -260,85 +250,76 @@ func (d *demo) runSystem(ctx context.Context) {
 		if err != nil {
 			return "", err
 		}
-		b := r.ApplicationfhirJSON200
-		if b == nil || len(b.Entry) == 0 {
+		if len(page.Matches) == 0 {
 			return "", errors.New("no observations in the date range")
 		}
 		more := ""
-		for _, l := range b.Link {
-			if l.Relation == "next" {
-				more = ", more pages"
-			}
+		if page.NextLink != "" {
+			more = ", more pages"
 		}
-		return fmt.Sprintf("%d observations %s..%s%s", len(b.Entry), demoDateFrom, demoDateTo, more), nil
+		return fmt.Sprintf("%d observations %s..%s%s", len(page.Matches), demoDateFrom, demoDateTo, more), nil
 	})
 
 	d.step(ctx, ct, "facade.patientStatusQuery ($status-query)", func(ctx context.Context) (string, error) {
-		if err := ready(); err != nil {
-			return "", err
-		}
-		in := stu3.Parameters{ResourceType: stu3.ParametersResourceTypeParameters, Parameter: []stu3.ParametersParameter{{
-			Name: "patientIdentifier", ValueIdentifier: &stu3.Identifier{System: nhsNumberSystem, Value: pkbtest.SeedPatientNHSNumber},
-		}}}
-		r, err := sys.Facade.Gen.PatientStatusQueryWithApplicationFhirPlusJSONBodyWithResponse(ctx, in)
 		if err != nil {
 			return "", err
 		}
-		out := r.ApplicationfhirJSON200
-		if out == nil || len(out.Parameter) == 0 {
+		in := stu3.Parameters{Parameter: []stu3.ParametersParameter{{
+			Name: "patientIdentifier", ValueIdentifier: &stu3.Identifier{System: nhsNumberSystem, Value: pkbtest.SeedPatientNHSNumber},
+		}}}
+		out, err := sys.Facade.PatientStatusQuery(ctx, &in)
+		if err != nil {
+			return "", err
+		}
+		if len(out.Parameter) == 0 {
 			return "", errors.New("no patientStatus returned")
 		}
 		return "patientStatus " + partsSummary(out.Parameter[0].Part, "registered", "deceased", "dateOfBirth", "diagnostics"), nil
 	})
 
 	d.step(ctx, ct, "facade.documentReferenceReadReceiptQuery", func(ctx context.Context) (string, error) {
-		if err := ready(); err != nil {
+		if err != nil {
 			return "", err
 		}
-		in := stu3.Parameters{ResourceType: stu3.ParametersResourceTypeParameters}
+		var in stu3.Parameters
 		for _, id := range demoDocumentIdentifiers() {
 			in.Parameter = append(in.Parameter, stu3.ParametersParameter{Name: "documentIdentifier", ValueIdentifier: &id})
 		}
-		r, err := sys.Facade.Gen.DocumentReferenceReadReceiptQueryWithApplicationFhirPlusJSONBodyWithResponse(ctx, in)
+		out, err := sys.Facade.DocumentReferenceReadReceiptQuery(ctx, &in)
 		if err != nil {
 			return "", err
 		}
-		n := 0
-		if r.ApplicationfhirJSON200 != nil {
-			n = len(r.ApplicationfhirJSON200.Parameter)
-		}
-		if n == 0 {
+		if len(out.Parameter) == 0 {
 			return "", errors.New("no read receipts for the seeded documents")
 		}
-		return fmt.Sprintf("%d read receipts for %d documents", n, len(in.Parameter)), nil
+		return fmt.Sprintf("%d read receipts for %d documents", len(out.Parameter), len(in.Parameter)), nil
 	})
 
 	d.step(ctx, ct, "messaging.patientProcessMessage (create patient)", func(ctx context.Context) (string, error) {
-		if err := ready(); err != nil {
-			return "", err
-		}
-		p := stu3.Patient{
-			ResourceType: stu3.PatientResourceTypePatient,
-			Name:         []stu3.HumanName{{Given: []string{"Demo"}, Family: "Patient"}},
-			BirthDate:    "1980-02-29",
-			Gender:       stu3.PatientGenderFemale,
-			Identifier:   []stu3.Identifier{{System: nhsNumberSystem, Value: demoNewNHSNumber}},
-		}
-		r, err := sys.Messaging.Gen.PatientProcessMessageWithApplicationFhirPlusJSONBodyWithResponse(ctx, p)
 		if err != nil {
 			return "", err
 		}
-		var out struct {
-			ResourceType string `json:"resourceType"`
-			ID           string `json:"id"`
+		out, err := sys.Messaging.PatientProcessMessage(ctx, demoNewPatient())
+		if err != nil {
+			return "", err
 		}
-		if err := json.Unmarshal(r.Body, &out); err != nil {
-			return "", fmt.Errorf("decoding the response: %w", err)
+		switch {
+		case out.Patient != nil:
+			return "stored Patient/" + out.Patient.Id, nil
+		case out.OperationOutcome != nil:
+			return "answered OperationOutcome", nil
 		}
-		if out.ResourceType == "Patient" {
-			return "stored Patient/" + out.ID, nil
+		return "", errors.New("no Patient or OperationOutcome in the answer")
+	})
+
+	d.step(ctx, ct, "pkb.Create Observation on the Facade: unsupported (read-only)", func(ctx context.Context) (string, error) {
+		if err != nil {
+			return "", err
 		}
-		return "answered " + out.ResourceType, nil
+		return d.refused(pkb.ErrUnsupported, "ErrUnsupported", func() error {
+			_, _, err := pkb.Create(ctx, sys.Facade, &stu3.Observation{Status: stu3.ObservationStatusFinal})
+			return err
+		})
 	})
 }
 
@@ -357,49 +338,32 @@ func (d *demo) runCustomer(ctx context.Context) {
 		if err != nil {
 			return "", err
 		}
-		r, err := cust.CustomerR4.Gen.TransactionWithBodyWithResponse(ctx, &customerr4.TransactionParams{}, mediaFHIR, bytes.NewReader(demoBatch()))
+		// PUT (UpdateIn) with fixed ids, so that the demo can run repeatedly.
+		batch := pkb.NewBatch[r4.Version]()
+		patient := pkb.UpdateIn(batch, demoCustomerPatient())
+		pkb.UpdateIn(batch, demoCustomerObservation(patient.R4()))
+		results, err := batch.Do(ctx, cust.CustomerR4)
 		if err != nil {
 			return "", err
 		}
-		var out struct {
-			Type  string `json:"type"`
-			Entry []struct {
-				Response struct {
-					Status string `json:"status"`
-				} `json:"response"`
-			} `json:"entry"`
-		}
-		if err := json.Unmarshal(r.Body, &out); err != nil {
-			return "", fmt.Errorf("decoding the batch response: %w", err)
-		}
-		var statuses []string
-		for _, e := range out.Entry {
-			statuses = append(statuses, e.Response.Status)
-			if !strings.HasPrefix(e.Response.Status, "2") {
-				return "", fmt.Errorf("batch entry failed: %s", e.Response.Status)
-			}
-		}
-		return fmt.Sprintf("%s: %s", out.Type, strings.Join(statuses, ", ")), nil
+		statuses := lo.Map(results, func(r pkb.EntryResult, _ int) string {
+			return fmt.Sprintf("%d %s", r.Status, http.StatusText(r.Status))
+		})
+		return "batch-response: " + strings.Join(statuses, ", "), nil
 	})
 
 	d.step(ctx, ct, "customer-r4.read Patient/{id}", func(ctx context.Context) (string, error) {
 		if !batchOK {
 			return "", errSkipped
 		}
-		r, err := cust.CustomerR4.Gen.ReadWithResponse(ctx, "Patient", demoCustomerPatientID, &customerr4.ReadParams{})
+		p, err := pkb.Read[r4.Patient](ctx, cust.CustomerR4, demoCustomerPatientID)
 		if err != nil {
 			return "", err
 		}
-		var p struct {
-			ID   string `json:"id"`
-			Meta struct {
-				VersionID string `json:"versionId"`
-			} `json:"meta"`
-		}
-		if err := json.Unmarshal(r.Body, &p); err != nil || p.ID != demoCustomerPatientID {
+		if p.Id != demoCustomerPatientID || p.Meta == nil {
 			return "", errors.New("the response is not the patient just written")
 		}
-		return fmt.Sprintf("Patient/%s version %s", p.ID, p.Meta.VersionID), nil
+		return fmt.Sprintf("Patient/%s version %s", p.Id, p.Meta.VersionId), nil
 	})
 
 	d.step(ctx, ct, "customer-r4.search Observation?_id=…", func(ctx context.Context) (string, error) {
@@ -407,15 +371,11 @@ func (d *demo) runCustomer(ctx context.Context) {
 			return "", errSkipped
 		}
 		id := demoCustomerObservationID
-		r, err := cust.CustomerR4.Gen.SearchWithResponse(ctx, "Observation", &customerr4.SearchParams{ID: &id})
+		page, err := wrappers.CustomerR4Search[r4.Observation](ctx, cust.CustomerR4, &customerr4.SearchParams{ID: &id})
 		if err != nil {
 			return "", err
 		}
-		n, err := bundleCount(r.Body)
-		if err != nil {
-			return "", err
-		}
-		if n != 1 {
+		if n := len(page.Matches); n != 1 {
 			return "", fmt.Errorf("%d matches, want the 1 observation just written", n)
 		}
 		return "1 match", nil
@@ -425,19 +385,15 @@ func (d *demo) runCustomer(ctx context.Context) {
 		if err != nil {
 			return "", err
 		}
-		chained := nhsIdentifier(pkbtest.SeedPatientNHSNumber)
-		r, err := cust.Aggregated.Gen.SearchObservationWithResponse(ctx, &aggregated.SearchObservationParams{SubjectPatientIdentifier: &chained})
+		chained := search.NHSNumber(pkbtest.SeedPatientNHSNumber).String()
+		page, err := cust.Aggregated.SearchObservation(ctx, &aggregated.SearchObservationParams{SubjectPatientIdentifier: &chained})
 		if err != nil {
 			return "", err
 		}
-		n, err := bundleCount(r.Body)
-		if err != nil {
-			return "", err
-		}
-		if n == 0 {
+		if len(page.Matches) == 0 {
 			return "", errors.New("no observations for the seeded patient")
 		}
-		return fmt.Sprintf("%d observations on the first page", n), nil
+		return fmt.Sprintf("%d observations on the first page", len(page.Matches)), nil
 	})
 }
 
@@ -466,8 +422,7 @@ func (d *demo) runUser(ctx context.Context) {
 			if err != nil {
 				return err
 			}
-			defer resp.Body.Close()
-			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
 			if resp.StatusCode != http.StatusOK {
 				return fmt.Errorf("the login callback answered %s", resp.Status)
 			}
@@ -483,30 +438,28 @@ func (d *demo) runUser(ctx context.Context) {
 		if !loggedIn {
 			return "", errSkipped
 		}
-		r, err := user.Facade.Gen.PurviewWithResponse(ctx)
+		p, err := user.Facade.Purview(ctx)
 		if err != nil {
 			return "", err
 		}
-		if p := r.ApplicationfhirJSON200; p != nil {
-			for _, prm := range p.Parameter {
-				if prm.Name == "purview" && prm.ValueReference != nil {
-					return "purview " + prm.ValueReference.Reference, nil
-				}
-			}
+		prm, ok := lo.Find(p.Parameter, func(prm stu3.ParametersParameter) bool {
+			return prm.Name == "purview" && prm.ValueReference != nil
+		})
+		if !ok {
+			return "", errors.New("no purview parameter in the response")
 		}
-		return "", errors.New("no purview parameter in the response")
+		return "purview " + prm.ValueReference.Reference, nil
 	})
 
 	d.step(ctx, ct, "restapi.getSelf (users/self)", func(ctx context.Context) (string, error) {
 		if !loggedIn {
 			return "", errSkipped
 		}
-		r, err := user.REST.Gen.GetSelfWithResponse(ctx)
+		u, err := user.REST.GetSelf(ctx)
 		if err != nil {
 			return "", err
 		}
-		u := r.JSON200
-		if u == nil || u.ID == nil {
+		if u.ID == nil {
 			return "", errors.New("no user in the response")
 		}
 		return fmt.Sprintf("user %s (%s %s)", *u.ID, deref(u.FirstName), deref(u.LastName)), nil
@@ -537,14 +490,14 @@ func (d *demo) runTethered(ctx context.Context) {
 		if setupErr != nil {
 			return "", setupErr
 		}
-		r, err := teth.REST.Gen.GetUserByNhsNumberWithResponse(ctx, pkbtest.SeedPatientNHSNumber)
+		u, err := teth.REST.GetUserByNhsNumber(ctx, pkbtest.SeedPatientNHSNumber)
 		if err != nil {
 			return "", err
 		}
-		if r.JSON200 == nil || r.JSON200.ID == nil {
+		if u.ID == nil {
 			return "", errors.New("no user in the response")
 		}
-		userID = *r.JSON200.ID
+		userID = *u.ID
 		return "user " + userID, nil
 	})
 
@@ -553,17 +506,13 @@ func (d *demo) runTethered(ctx context.Context) {
 		if setupErr != nil {
 			return "", setupErr
 		}
-		r, err := teth.REST.Gen.ListMeasurementApiRefsWithResponse(ctx)
+		all, err := teth.REST.ListMeasurementApiRefs(ctx)
 		if err != nil {
 			return "", err
 		}
-		if r.JSON200 != nil {
-			for _, ref := range *r.JSON200 {
-				if ref.Ref != nil {
-					refs = append(refs, *ref.Ref)
-				}
-			}
-		}
+		refs = lo.FilterMap(all, func(ref restapi.MeasurementApiRef, _ int) (string, bool) {
+			return deref(ref.Ref), ref.Ref != nil
+		})
 		if len(refs) == 0 {
 			return "", errors.New("no measurement API refs")
 		}
@@ -574,37 +523,42 @@ func (d *demo) runTethered(ctx context.Context) {
 		if userID == "" || len(refs) == 0 {
 			return "", errSkipped
 		}
-		r, err := teth.REST.Gen.ListPatientMeasurementsWithResponse(ctx, userID, &restapi.ListPatientMeasurementsParams{APIRefs: refs})
+		ms, err := teth.REST.ListPatientMeasurements(ctx, userID, &restapi.ListPatientMeasurementsParams{APIRefs: refs})
 		if err != nil {
 			return "", err
 		}
-		n := 0
-		if r.JSON200 != nil {
-			n = len(*r.JSON200)
-		}
-		if n == 0 {
+		if len(ms) == 0 {
 			return "", errors.New("no measurements for the patient")
 		}
-		return fmt.Sprintf("%d measurements", n), nil
+		return fmt.Sprintf("%d measurements", len(ms)), nil
 	})
 
 	d.step(ctx, ct, "restapi.createMeasurement: forbidden (PATIENT only)", func(ctx context.Context) (string, error) {
 		if setupErr != nil {
 			return "", setupErr
 		}
-		before := d.counter.n.Load()
-		_, err := teth.REST.Gen.CreateMeasurementWithResponse(ctx, restapi.Measurement{})
-		sent := d.counter.n.Load() - before
-		switch {
-		case err == nil:
-			return "", errors.New("the forbidden call was not refused")
-		case !errors.Is(err, wrappers.ErrNotPermitted):
-			return "", fmt.Errorf("refused for the wrong reason: %w", err)
-		case sent != 0:
-			return "", fmt.Errorf("refused, but only after %d HTTP requests", sent)
-		}
-		return "refused with ErrNotPermitted before any network I/O", nil
+		return d.refused(wrappers.ErrNotPermitted, "ErrNotPermitted", func() error {
+			_, err := teth.REST.CreateMeasurement(ctx, &restapi.Measurement{})
+			return err
+		})
 	})
+}
+
+// refused runs a call that must be refused before any I/O with want, and
+// says so.
+func (d *demo) refused(want error, name string, call func() error) (string, error) {
+	before := d.counter.n.Load()
+	err := call()
+	sent := d.counter.n.Load() - before
+	switch {
+	case err == nil:
+		return "", errors.New("the call was not refused")
+	case !errors.Is(err, want):
+		return "", fmt.Errorf("refused for the wrong reason: %w", err)
+	case sent != 0:
+		return "", fmt.Errorf("refused, but only after %d HTTP requests", sent)
+	}
+	return "refused with " + name + " before any network I/O", nil
 }
 
 func deref(s *string) string {
@@ -643,16 +597,4 @@ func partsSummary(parts []stu3.ParametersParameter, names ...string) string {
 		return "(no parts)"
 	}
 	return strings.Join(out, " ")
-}
-
-// bundleCount is the number of entries of a Bundle.
-func bundleCount(body []byte) (int, error) {
-	var b struct {
-		ResourceType string            `json:"resourceType"`
-		Entry        []json.RawMessage `json:"entry"`
-	}
-	if err := json.Unmarshal(body, &b); err != nil || b.ResourceType != "Bundle" {
-		return 0, errors.New("the response is not a Bundle")
-	}
-	return len(b.Entry), nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 
+	"github.com/pkbgo/pkb/gen/fhir/r4"
 	"github.com/pkbgo/pkb/gen/fhir/stu3"
 	"github.com/pkbgo/pkb/pkbtest"
 )
@@ -49,36 +50,39 @@ func demoDocumentIdentifiers() []stu3.Identifier {
 	}
 }
 
-// demoBatch is the Customer R4 batch: a Patient and an Observation about
-// them, written with PUT so that the demo can run repeatedly.
-func demoBatch() []byte {
-	return fmt.Appendf(nil, `{
-  "resourceType": "Bundle",
-  "type": "batch",
-  "entry": [
-    {
-      "resource": {
-        "resourceType": "Patient",
-        "id": %[1]q,
-        "identifier": [{"system": %[3]q, "value": %[4]q}],
-        "name": [{"family": "Example", "given": ["Demo"]}],
-        "gender": "male",
-        "birthDate": "1975-05-17"
-      },
-      "request": {"method": "PUT", "url": "Patient/%[1]s"}
-    },
-    {
-      "resource": {
-        "resourceType": "Observation",
-        "id": %[2]q,
-        "status": "final",
-        "code": {"coding": [{"system": "http://loinc.org", "code": "29463-7", "display": "Body weight"}]},
-        "subject": {"reference": "Patient/%[1]s"},
-        "effectiveDateTime": "2024-03-01T09:30:00Z",
-        "valueQuantity": {"value": 72.5, "unit": "kg", "system": "http://unitsofmeasure.org", "code": "kg"}
-      },
-      "request": {"method": "PUT", "url": "Observation/%[2]s"}
-    }
-  ]
-}`, demoCustomerPatientID, demoCustomerObservationID, nhsNumberSystem, demoCustomerNHSNumber)
+// demoNewPatient is the patient the Messaging step creates.
+func demoNewPatient() *stu3.Patient {
+	return &stu3.Patient{
+		Name:       []stu3.HumanName{{Given: []string{"Demo"}, Family: "Patient"}},
+		BirthDate:  "1980-02-29",
+		Gender:     stu3.PatientGenderFemale,
+		Identifier: []stu3.Identifier{{System: nhsNumberSystem, Value: demoNewNHSNumber}},
+	}
+}
+
+// demoCustomerPatient is the Patient of the Customer R4 batch; it has an
+// id, so the batch writes it with PUT.
+func demoCustomerPatient() *r4.Patient {
+	return &r4.Patient{
+		Id:         demoCustomerPatientID,
+		Identifier: []r4.Identifier{{System: nhsNumberSystem, Value: demoCustomerNHSNumber}},
+		Name:       []r4.HumanName{{Family: "Example", Given: []string{"Demo"}}},
+		Gender:     r4.PatientGenderMale,
+		BirthDate:  "1975-05-17",
+	}
+}
+
+// demoCustomerObservation is the Observation of the Customer R4 batch, a
+// body weight of the patient.
+func demoCustomerObservation(subject *r4.Reference) *r4.Observation {
+	return &r4.Observation{
+		Id:     demoCustomerObservationID,
+		Status: r4.ObservationStatusFinal,
+		Code: &r4.CodeableConcept{Coding: []r4.Coding{{
+			System: "http://loinc.org", Code: "29463-7", Display: "Body weight"}}},
+		Subject:           subject,
+		EffectiveDateTime: "2024-03-01T09:30:00Z",
+		ValueQuantity: &r4.Quantity{Value: "72.5", Unit: "kg",
+			System: "http://unitsofmeasure.org", Code: "kg"},
+	}
 }

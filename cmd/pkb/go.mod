@@ -60,7 +60,7 @@ require (
 	github.com/pkbgo/pkb/authn/pgstore v0.0.0
 	github.com/pkbgo/pkb/authn/redisstore v0.0.0
 	github.com/pkg/errors v0.9.1 // indirect
-	github.com/samber/lo v1.53.0 // indirect
+	github.com/samber/lo v1.53.0
 	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3 // indirect
 	github.com/seatgeek/logrus-gelf-formatter v0.0.0-20210414080842-5b05eb8ff761 // indirect
 	github.com/sirupsen/logrus v1.9.3 // indirect

@@ -269,6 +269,7 @@ func TestDemoInProcess(t *testing.T) {
 		t.Fatalf("report: %+v", rep)
 	}
 	seen := map[string]bool{}
+	refusals := 0
 	for _, s := range rep.Steps {
 		seen[s.ClientType] = true
 		if !s.OK {
@@ -280,11 +281,20 @@ func TestDemoInProcess(t *testing.T) {
 		if strings.Contains(s.Operation, "forbidden") && (s.Requests != 0 || !strings.Contains(s.Result, "ErrNotPermitted")) {
 			t.Errorf("forbidden step: %+v", s)
 		}
+		if strings.Contains(s.Operation, "unsupported") && (s.Requests != 0 || !strings.Contains(s.Result, "ErrUnsupported")) {
+			t.Errorf("unsupported step: %+v", s)
+		}
+		if strings.Contains(s.Result, "before any network I/O") {
+			refusals++
+		}
 	}
 	for _, ct := range []authn.ClientType{authn.ClientSystem, authn.ClientCustomer, authn.ClientUser, authn.ClientTethered} {
 		if !seen[string(ct)] {
 			t.Errorf("no %s steps in %+v", ct, rep.Steps)
 		}
+	}
+	if len(rep.Steps) < 18 || refusals != 2 {
+		t.Errorf("%d steps, %d refused before I/O; want at least 18 and 2", len(rep.Steps), refusals)
 	}
 }
 
