@@ -245,7 +245,7 @@ func EntryAs[T any, PT interface {
 		return nil, fmt.Errorf("pkb: entry %d: the resource does not decode as a %s: %w", r.Index, PT(v).FHIRType(), err)
 	}
 	if want, got := PT(v).FHIRType(), PT(v).DeclaredType(); got != want {
-		return nil, &wrappers.ResourceTypeError{Want: want, Got: shown(got)}
+		return nil, wrappers.NewResourceTypeError(want, got)
 	}
 	return v, nil
 }
@@ -366,7 +366,7 @@ func (b *Bundle[V]) Do(ctx context.Context, f Family[V], opts ...wrappers.CallOp
 			r.resource = nil
 		case len(w.Resource) > 0 && e.method != http.MethodDelete:
 			if got := resourceType(w.Resource); got != e.typ {
-				cause = &wrappers.ResourceTypeError{Want: e.typ, Got: shown(got)}
+				cause = wrappers.NewResourceTypeError(e.typ, got)
 				r.resource = nil
 			}
 		}
@@ -388,7 +388,7 @@ func (b *Bundle[V]) shapeError(resp *bundleWire) error {
 	case resp == nil:
 		return fmt.Errorf("%w: no body", ErrResponseShape)
 	case resp.ResourceType != "Bundle":
-		return fmt.Errorf("%w: %w", ErrResponseShape, &wrappers.ResourceTypeError{Want: "Bundle", Got: shown(resp.ResourceType)})
+		return fmt.Errorf("%w: %w", ErrResponseShape, wrappers.NewResourceTypeError("Bundle", resp.ResourceType))
 	case resp.Type != b.kind+"-response":
 		return fmt.Errorf("%w: a Bundle of type %q, not %s-response", ErrResponseShape, shown(resp.Type), b.kind)
 	}
@@ -457,8 +457,10 @@ func resourceType(raw []byte) string {
 	return v.ResourceType
 }
 
-// shown is a resourceType from the server as an error may show it: a
-// short run of letters, or a placeholder (it is the server's text).
+// shown is a Bundle.type from the server as an error may show it: a short
+// run of letters and hyphens ("transaction-response"), or a placeholder
+// (it is the server's text). Resource types go through
+// wrappers.NewResourceTypeError.
 func shown(rt string) string {
 	if rt == "" || len(rt) > 64 || strings.IndexFunc(rt, func(c rune) bool {
 		return !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '-')

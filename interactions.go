@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"iter"
-	"net/http"
 	"net/url"
 
 	"github.com/pkbgo/pkb/gen/access"
@@ -304,16 +303,11 @@ func body[T any, PT Resource[T, V], V any](r *T) ([]byte, error) {
 }
 
 // readOne sends a read or vread. A 304 (a conditional read whose
-// If-None-Match names the current version) is nil, nil; any other 2xx
-// without a body is not the resource the operation promises, an *APIError.
+// If-None-Match names the current version) is nil, nil; a 2xx without a
+// body is an *APIError (wrappers.Send).
 func readOne[T any](ctx context.Context, fam *wrappers.Family, call *wrappers.Call) (*T, error) {
-	v, meta, err := wrappers.Send[T](ctx, fam, call)
-	if err != nil || v != nil || meta.Status == http.StatusNotModified {
-		return v, err
-	}
-	op, _ := access.Lookup(fam.Info().ID, call.Operation)
-	return nil, &wrappers.APIError{StatusCode: meta.Status, Method: op.Method, Route: op.Path,
-		Operation: string(op.Family) + "." + op.ID}
+	v, _, err := wrappers.Send[T](ctx, fam, call)
+	return v, err
 }
 
 // fhirType is T's resource type. The models' FHIRType has a value

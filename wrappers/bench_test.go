@@ -31,6 +31,23 @@ func benchServer(b *testing.B) *httptest.Server {
 	return srv
 }
 
+// benchSystemClient is a System Client, with a real authn token source,
+// on the loopback server srv (whose /token issues the token).
+func benchSystemClient(b *testing.B, srv *httptest.Server) *SystemClient {
+	b.Helper()
+	env := loopbackEnv(srv.URL)
+	env.SystemTokenURL = srv.URL + "/token"
+	src, err := authn.NewSystemSource(authn.SystemConfig{ClientID: "bench", ClientSecret: "bench", Environment: env})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := NewSystemClient(src, orgID, WithHTTPClient(&http.Client{}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c
+}
+
 // BenchmarkReadPatient compares one typed read through the System Client
 // wrapper's generated client, and through its Family.Do with a fastjson
 // decode, with the same read through the bare generated client (a bearer
@@ -78,17 +95,7 @@ func BenchmarkReadPatient(b *testing.B) {
 		}
 	})
 	b.Run("impl=wrapper", func(b *testing.B) {
-		srv := benchServer(b)
-		env := loopbackEnv(srv.URL)
-		env.SystemTokenURL = srv.URL + "/token"
-		src, err := authn.NewSystemSource(authn.SystemConfig{ClientID: "bench", ClientSecret: "bench", Environment: env})
-		if err != nil {
-			b.Fatal(err)
-		}
-		c, err := NewSystemClient(src, orgID, WithHTTPClient(&http.Client{}))
-		if err != nil {
-			b.Fatal(err)
-		}
+		c := benchSystemClient(b, benchServer(b))
 		b.ReportAllocs()
 		for b.Loop() {
 			resp, err := c.Facade.Gen.ReadPatientWithResponse(ctx, "p1")
@@ -100,17 +107,7 @@ func BenchmarkReadPatient(b *testing.B) {
 	// The path the typed layer takes: the operation named, no route
 	// matching of the request, one fastjson decode of the body.
 	b.Run("impl=family-do", func(b *testing.B) {
-		srv := benchServer(b)
-		env := loopbackEnv(srv.URL)
-		env.SystemTokenURL = srv.URL + "/token"
-		src, err := authn.NewSystemSource(authn.SystemConfig{ClientID: "bench", ClientSecret: "bench", Environment: env})
-		if err != nil {
-			b.Fatal(err)
-		}
-		c, err := NewSystemClient(src, orgID, WithHTTPClient(&http.Client{}))
-		if err != nil {
-			b.Fatal(err)
-		}
+		c := benchSystemClient(b, benchServer(b))
 		f := c.Facade.Family()
 		b.ReportAllocs()
 		for b.Loop() {

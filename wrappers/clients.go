@@ -124,11 +124,9 @@ func NewSystemClient(src authn.Source, orgPublicID string, opts ...Option) (*Sys
 	err := newClient(src, authn.ClientSystem, orgPublicID, "", opts, func(f *Family) (err error) {
 		switch f.ep.family {
 		case access.FamilyFacade:
-			c.Facade = &Facade{fam: f}
-			c.Facade.Gen, err = newGen(f, facade.NewClientWithResponses, facade.WithHTTPClient)
+			c.Facade, err = newFacade(f)
 		case access.FamilyMessaging:
-			c.Messaging = &Messaging{fam: f}
-			c.Messaging.Gen, err = newGen(f, messaging.NewClientWithResponses, messaging.WithHTTPClient)
+			c.Messaging, err = newMessaging(f)
 		default:
 			return errNoHandle
 		}
@@ -166,14 +164,11 @@ func NewCustomerSystemClient(src authn.Source, customer string, opts ...Option) 
 	err := newClient(src, authn.ClientCustomer, "", customer, opts, func(f *Family) (err error) {
 		switch f.ep.family {
 		case access.FamilyCustomerSTU3:
-			c.CustomerSTU3 = &CustomerSTU3{fam: f}
-			c.CustomerSTU3.Gen, err = newGen(f, customerstu3.NewClientWithResponses, customerstu3.WithHTTPClient)
+			c.CustomerSTU3, err = newCustomerSTU3(f)
 		case access.FamilyCustomerR4:
-			c.CustomerR4 = &CustomerR4{fam: f}
-			c.CustomerR4.Gen, err = newGen(f, customerr4.NewClientWithResponses, customerr4.WithHTTPClient)
+			c.CustomerR4, err = newCustomerR4(f)
 		case access.FamilyAggregated:
-			c.Aggregated = &Aggregated{fam: f}
-			c.Aggregated.Gen, err = newGen(f, aggregated.NewClientWithResponses, aggregated.WithHTTPClient)
+			c.Aggregated, err = newAggregated(f)
 		default:
 			return errNoHandle
 		}
@@ -204,11 +199,9 @@ func NewUserClient(src authn.Source, opts ...Option) (*UserClient, error) {
 	err := newClient(src, authn.ClientUser, "", "", opts, func(f *Family) (err error) {
 		switch f.ep.family {
 		case access.FamilyFacade:
-			c.Facade = &Facade{fam: f}
-			c.Facade.Gen, err = newGen(f, facade.NewClientWithResponses, facade.WithHTTPClient)
+			c.Facade, err = newFacade(f)
 		case access.FamilyRESTAPI:
-			c.REST = &REST{fam: f}
-			c.REST.Gen, err = newGen(f, restapi.NewClientWithResponses, restapi.WithHTTPClient)
+			c.REST, err = newREST(f)
 		default:
 			return errNoHandle
 		}
@@ -238,8 +231,7 @@ func NewTetheredClient(src authn.Source, opts ...Option) (*TetheredClient, error
 		if f.ep.family != access.FamilyRESTAPI {
 			return errNoHandle
 		}
-		c.REST = &REST{fam: f}
-		c.REST.Gen, err = newGen(f, restapi.NewClientWithResponses, restapi.WithHTTPClient)
+		c.REST, err = newREST(f)
 		return err
 	})
 	if err == nil && c.REST == nil {
@@ -302,6 +294,45 @@ func checkSource(src authn.Source, want authn.ClientType) error {
 		return fmt.Errorf("pkb: a %s client needs a %s token source, got %s", want, want, got)
 	}
 	return nil
+}
+
+// The handle constructors: a family's checkpoint and its generated client
+// on it.
+
+func newFacade(f *Family) (h *Facade, err error) {
+	h = &Facade{fam: f}
+	h.Gen, err = newGen(f, facade.NewClientWithResponses, facade.WithHTTPClient)
+	return h, err
+}
+
+func newMessaging(f *Family) (h *Messaging, err error) {
+	h = &Messaging{fam: f}
+	h.Gen, err = newGen(f, messaging.NewClientWithResponses, messaging.WithHTTPClient)
+	return h, err
+}
+
+func newCustomerSTU3(f *Family) (h *CustomerSTU3, err error) {
+	h = &CustomerSTU3{fam: f}
+	h.Gen, err = newGen(f, customerstu3.NewClientWithResponses, customerstu3.WithHTTPClient)
+	return h, err
+}
+
+func newCustomerR4(f *Family) (h *CustomerR4, err error) {
+	h = &CustomerR4{fam: f}
+	h.Gen, err = newGen(f, customerr4.NewClientWithResponses, customerr4.WithHTTPClient)
+	return h, err
+}
+
+func newAggregated(f *Family) (h *Aggregated, err error) {
+	h = &Aggregated{fam: f}
+	h.Gen, err = newGen(f, aggregated.NewClientWithResponses, aggregated.WithHTTPClient)
+	return h, err
+}
+
+func newREST(f *Family) (h *REST, err error) {
+	h = &REST{fam: f}
+	h.Gen, err = newGen(f, restapi.NewClientWithResponses, restapi.WithHTTPClient)
+	return h, err
 }
 
 // newGen builds the generated client of a family on its checkpoint. The

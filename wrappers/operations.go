@@ -122,5 +122,5 @@ func sendEither[A, B any](ctx context.Context, f *Family, call *Call) (*A, *B, e
 		}
 		return nil, b, nil
 	}
-	return nil, nil, &ResourceTypeError{Want: wantA + " or " + wantB, Got: shownType(got)}
+	return nil, nil, NewResourceTypeError(wantA+" or "+wantB, got)
 }

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pkbgo/pkb/authn"
 	"github.com/pkbgo/pkb/gen/facade"
 	"github.com/pkbgo/pkb/gen/fhir/stu3"
 )
@@ -49,17 +48,7 @@ func typedBenchClient(b *testing.B) *SystemClient {
 		}
 	}))
 	b.Cleanup(srv.Close)
-	env := loopbackEnv(srv.URL)
-	env.SystemTokenURL = srv.URL + "/token"
-	src, err := authn.NewSystemSource(authn.SystemConfig{ClientID: "bench", ClientSecret: "bench", Environment: env})
-	if err != nil {
-		b.Fatal(err)
-	}
-	c, err := NewSystemClient(src, orgID, WithHTTPClient(&http.Client{}))
-	if err != nil {
-		b.Fatal(err)
-	}
-	return c
+	return benchSystemClient(b, srv)
 }
 
 // reportCPU reports the process's CPU time (user and system, both sides of

@@ -76,6 +76,14 @@ type ResourceTypeError struct {
 	Got string
 }
 
+// NewResourceTypeError is the error for a body, or an entry, of type got
+// where want was expected. got is the server's text: anything that is not
+// a short run of letters becomes "(missing or not a resource type)", so
+// layers built on this package (such as package pkb) never repeat it.
+func NewResourceTypeError(want, got string) *ResourceTypeError {
+	return &ResourceTypeError{Want: want, Got: shownType(got)}
+}
+
 // Error names both types.
 func (e *ResourceTypeError) Error() string {
 	return "pkb: want a " + e.Want + ", got resourceType " + e.Got
@@ -213,7 +221,7 @@ func IncludedOf[U, T any](p *Page[T]) iter.Seq2[*U, error] {
 
 func decodeIncluded[U any](it *includedItem) (*U, error) {
 	if want := fhirType[U](); it.typ != want {
-		return nil, &ResourceTypeError{Want: want, Got: shownType(it.typ)}
+		return nil, NewResourceTypeError(want, it.typ)
 	}
 	v := new(U)
 	if err := fastjson.Unmarshal(it.raw, v); err != nil {
@@ -279,7 +287,7 @@ func decodePage[T any](f *Family, body io.ReadCloser, from *url.URL, limit int64
 		return nil, newDecodeError("a searchset page", err)
 	}
 	if w.ResourceType != "Bundle" {
-		return nil, &ResourceTypeError{Want: "Bundle", Got: shownType(w.ResourceType)}
+		return nil, NewResourceTypeError("Bundle", w.ResourceType)
 	}
 	p.Total = w.Total
 	for _, l := range w.Link {
@@ -582,7 +590,7 @@ func (s *entryStream[T]) add() error {
 			v := s.pending
 			// A repeated resourceType member: the decoder kept the last one.
 			if got := declaredType(v); got != s.want {
-				return fmt.Errorf("pkb: searchset entry %d: %w", s.n, &ResourceTypeError{Want: s.want, Got: shownType(got)})
+				return fmt.Errorf("pkb: searchset entry %d: %w", s.n, NewResourceTypeError(s.want, got))
 			}
 			p.Matches = append(p.Matches, v)
 			return nil
@@ -614,7 +622,7 @@ func (s *entryStream[T]) add() error {
 		p.Outcomes = append(p.Outcomes, oo.Issues...)
 	default:
 		if got, ok := isType(raw, s.want); !ok {
-			return fmt.Errorf("pkb: searchset entry %d: %w", s.n, &ResourceTypeError{Want: s.want, Got: shownType(got)})
+			return fmt.Errorf("pkb: searchset entry %d: %w", s.n, NewResourceTypeError(s.want, got))
 		}
 		v := new(T)
 		if err := fastjson.Unmarshal(raw, v); err != nil {
@@ -622,7 +630,7 @@ func (s *entryStream[T]) add() error {
 		}
 		// A repeated resourceType member: the decoder kept the last one.
 		if got := declaredType(v); got != s.want {
-			return fmt.Errorf("pkb: searchset entry %d: %w", s.n, &ResourceTypeError{Want: s.want, Got: shownType(got)})
+			return fmt.Errorf("pkb: searchset entry %d: %w", s.n, NewResourceTypeError(s.want, got))
 		}
 		p.Matches = append(p.Matches, v)
 	}

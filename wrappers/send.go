@@ -26,7 +26,9 @@ type Meta struct {
 // Send sends call through f's checkpoint (see Family.Do) and decodes a
 // 2xx body into a new T, in one pass and within the client's body limits.
 // A 204, a 304 or an empty body (e.g. a create answered with
-// Prefer: return=minimal) gives a nil *T and a nil error. When T is a
+// Prefer: return=minimal) gives a nil *T and a nil error, except that an
+// operation that always answers with data (a read, a search, a read-only
+// POST) answered with an empty 200 is an *APIError. When T is a
 // FHIR resource model (it has a FHIRType method) a body with another
 // resourceType is a *ResourceTypeError and no value: its content would
 // not fit T. Every other answer is an error, as for Do.
@@ -44,11 +46,23 @@ func Send[T any](ctx context.Context, f *Family, call *Call) (*T, *Meta, error) 
 	if meta.Location == "" {
 		meta.Location = resp.Header.Get("Content-Location")
 	}
-	if resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusNotModified || resp.ContentLength == 0 {
+	if resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusNotModified {
 		return nil, meta, nil
 	}
-	v, err := decodeInto[T](resp.Body)
-	return v, meta, err
+	var v *T
+	if resp.ContentLength != 0 {
+		if v, err = decodeInto[T](resp.Body); err != nil {
+			return nil, meta, err
+		}
+	}
+	if v == nil {
+		// An operation that always answers with data (a read, a search, a
+		// read-only POST) answered with nothing: not the value it promises.
+		if op := f.ops[call.Operation].op; returnsData(op) {
+			return nil, meta, newAPIError(resp, op.Method, op)
+		}
+	}
+	return v, meta, nil
 }
 
 // decodeInto decodes body into a new T; an empty body is nil, nil.
@@ -63,7 +77,7 @@ func decodeInto[T any](body io.Reader) (*T, error) {
 	}
 	if want := fhirType[T](); want != "" && hasFHIRType[T]() {
 		if got := declaredType(v); got != want {
-			return nil, &ResourceTypeError{Want: want, Got: shownType(got)}
+			return nil, NewResourceTypeError(want, got)
 		}
 	}
 	return v, nil
