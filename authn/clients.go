@@ -2,7 +2,6 @@ package authn
 
 import (
 	"context"
-	"net"
 	"net/url"
 	"slices"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/pkbgo/pkb/internal/loopback"
 	"github.com/pkbgo/pkb/internal/redact"
 )
 
@@ -30,20 +30,11 @@ func checkURL(field, s string) error {
 	case u.Fragment != "" || strings.Contains(s, "#"):
 		return &ConfigError{Field: field, Reason: "must not contain a fragment", Err: ErrInvalidConfig}
 	case u.Scheme == "https":
-	case u.Scheme == "http" && isLoopback(u.Hostname()):
+	case u.Scheme == "http" && loopback.Host(u.Hostname()):
 	default:
 		return &ConfigError{Field: field, Reason: "must use https (plain http only to a loopback host)", Err: ErrInvalidConfig}
 	}
 	return nil
-}
-
-// isLoopback is the same test the API wrappers apply to base URLs.
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 func checkRequired(field, v string) error {

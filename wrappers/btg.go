@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -159,21 +158,17 @@ func (h *REST) BreakTheGlass(ctx context.Context, patientID, auditUserID string)
 	if auditUserID != "" {
 		call.Query = url.Values{"userId": {auditUserID}}
 	}
-	resp, err := h.fam.Do(ctx, call)
+	// PKB's answer is read through Send (one decode, the client's limits),
+	// into a struct of its own so that the token lands only in the BTG.
+	answer, _, err := Send[struct {
+		Token      string `json:"token"`
+		ValidUntil string `json:"validUntil"`
+	}](ctx, h.fam, call)
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, newDecodeError("the break-the-glass answer", err)
-	}
-	var answer struct {
-		Token      string `json:"token"`
-		ValidUntil string `json:"validUntil"`
-	}
-	if err := json.Unmarshal(body, &answer); err != nil {
-		return nil, newDecodeError("the break-the-glass answer", err)
+	if answer == nil {
+		return nil, fmt.Errorf("pkb: the break-the-glass answer carries no usable token")
 	}
 	until, perr := time.Parse(time.RFC3339, answer.ValidUntil)
 	if perr != nil {

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"mime"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/pkbgo/pkb/authn"
 	"github.com/pkbgo/pkb/gen/access"
+	"github.com/pkbgo/pkb/internal/loopback"
 )
 
 const (
@@ -459,21 +459,13 @@ func checkBaseURL(family access.Family, raw string) (*url.URL, error) {
 	case u.User != nil || u.RawQuery != "" || u.Fragment != "":
 		return nil, fmt.Errorf("%w: %s base URL must not carry credentials, a query or a fragment", ErrUnsafeURL, family)
 	case u.Scheme == "https":
-	case u.Scheme == "http" && isLoopback(u.Hostname()):
+	case u.Scheme == "http" && loopback.Host(u.Hostname()):
 	default:
 		return nil, fmt.Errorf("%w: %s base URL must use https (plain http only to loopback), got %s://%s", ErrUnsafeURL, family, u.Scheme, u.Hostname())
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
 	u.RawPath = ""
 	return u, nil
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // maxRedirects bounds the redirects one request follows, as net/http does.

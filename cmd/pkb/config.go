@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/pkbgo/pkb/authn"
 	"github.com/pkbgo/pkb/gen/access"
+	"github.com/pkbgo/pkb/internal/loopback"
 	"github.com/pkbgo/pkb/pkbtest"
 	"github.com/pkbgo/pkb/wrappers"
 )
@@ -192,7 +192,7 @@ func (c *cli) resolve(cf *commonFlags) (*settings, error) {
 		}
 		// Client secrets and tokens go to this host: plain http only to
 		// loopback, as the wrappers require for API calls.
-		if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
+		if u.Scheme == "http" && !loopback.Host(u.Hostname()) {
 			return nil, badValue(fromFlag, "base-url", envBaseURL, "plain http is allowed only to a loopback host, not %s; use https", u.Hostname())
 		}
 		s.baseURL = strings.TrimRight(u.String(), "/")
@@ -257,14 +257,6 @@ func (c *cli) resolve(cf *commonFlags) (*settings, error) {
 		s.tokenStore = filepath.Join(dir, "pkb", "tokens", safeName(where+"-"+string(s.clientType)+"-"+s.clientID)+".json")
 	}
 	return s, nil
-}
-
-func isLoopbackHost(h string) bool {
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
 }
 
 var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)

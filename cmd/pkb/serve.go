@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pkbgo/pkb/gen/access"
+	"github.com/pkbgo/pkb/internal/loopback"
 	"github.com/pkbgo/pkb/pkbtest"
 )
 
@@ -76,7 +77,7 @@ func (c *cli) cmdServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return usageErrorf("--addr %q: %v", addr, err)
 	}
-	if !isLoopbackHost(host) {
+	if !loopback.Host(host) {
 		fmt.Fprintf(c.stderr, "pkb serve: warning: %s is not a loopback address; the simulator has fake credentials and no real security, and pkb sends tokens over plain http to loopback hosts only\n", host)
 	}
 

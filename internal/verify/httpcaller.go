@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pkbgo/pkb/gen/access"
+	"github.com/pkbgo/pkb/internal/loopback"
 )
 
 // HTTPCaller is a Caller and RouteCaller over net/http, for tests against
@@ -73,7 +73,7 @@ func (h *HTTPCaller) send(ctx context.Context, req *Request, op access.Operation
 	public := slices.Contains(op.Grants, "public")
 	secret := !req.Anonymous && !public && h.Token != nil
 	if secret {
-		if bu.Scheme != "https" && !(bu.Scheme == "http" && loopback(bu.Hostname())) {
+		if bu.Scheme != "https" && !(bu.Scheme == "http" && loopback.Host(bu.Hostname())) {
 			return nil, fmt.Errorf("verify: refusing to send a token to %s over %s", req.Family, bu.Scheme)
 		}
 		if !permits(op.Grants, h.Info.Grants) {
@@ -137,14 +137,6 @@ func permits(opGrants, held []string) bool {
 		}
 	}
 	return false
-}
-
-func loopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 var errSegment = errors.New("verify: a path value is empty, a dot segment or holds a control character")
